@@ -1,0 +1,307 @@
+/**
+ * Every tunable of the server in one place: limits, timeouts, pool size, retries.
+ *
+ * Each limit has a safe default, a command-line flag and an environment variable. The names
+ * follow one rule: the qualifier goes last (`FRAME_BYTES_MAX`, `IDLE_TIMEOUT_MS`).
+ */
+import { parseArgs } from "node:util";
+
+/** Limits that protect the server from hostile or broken clients and from itself. */
+export interface Limits {
+  /** Largest request payload accepted, in bytes (both framings). */
+  frameBytesMax: number;
+  /** Longest length line accepted in text framing, in digits. */
+  lengthLineDigitsMax: number;
+  /** Deepest element nesting accepted in a request document. */
+  xmlDepthMax: number;
+  /** Most operations (children, or `<account>` children of a `<symbol>`) in one request. */
+  childrenPerRequestMax: number;
+  /** Most attributes on a single element. */
+  attributesPerElementMax: number;
+  /** Most requests a binary connection may have waiting for their answers. */
+  pipelineDepthMax: number;
+  /** Connections served at once; further clients wait in the kernel's accept queue. */
+  connectionsMax: number;
+  /** A client that has started a frame and sends nothing for this long is closed. */
+  frameTimeoutMs: number;
+  /** A connection with no partial frame and nothing in flight is closed after this long. */
+  idleTimeoutMs: number;
+}
+
+/** Database settings. */
+export interface DatabaseConfig {
+  /** Use this PostgreSQL instead of the embedded one. */
+  url: string | undefined;
+  /** Where the embedded PostgreSQL keeps its cluster. */
+  dataDir: string;
+  /** Most connections this process opens; requests queue for a free one. */
+  poolSize: number;
+  /** Give up connecting (or waiting for a pooled connection) after this long. */
+  connectTimeoutMs: number;
+  /** Abort a single statement that runs longer than this (PostgreSQL statement_timeout). */
+  statementTimeoutMs: number;
+  /** How often a transaction hit by a deadlock or serialization failure is run again. */
+  retriesMax: number;
+  /** Start from an empty database: drops every table of the exchange first. */
+  reset: boolean;
+}
+
+/** Everything the server needs to start. */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** Server processes sharing the port through SO_REUSEPORT. */
+  workers: number;
+  /** How long shutdown waits for requests in flight before closing connections anyway. */
+  shutdownGraceMs: number;
+  limits: Limits;
+  database: DatabaseConfig;
+}
+
+/** Defaults, chosen to be safe for a small machine and documented in README.md. */
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  frameBytesMax: 1024 * 1024,
+  lengthLineDigitsMax: 10,
+  xmlDepthMax: 16,
+  childrenPerRequestMax: 10_000,
+  attributesPerElementMax: 16,
+  pipelineDepthMax: 64,
+  connectionsMax: 1024,
+  frameTimeoutMs: 10_000,
+  idleTimeoutMs: 60_000,
+});
+
+export const PORT_DEFAULT = 12345;
+export const DATA_DIR_DEFAULT = ".data";
+export const POOL_SIZE_DEFAULT = 16;
+export const CONNECT_TIMEOUT_MS_DEFAULT = 5_000;
+export const STATEMENT_TIMEOUT_MS_DEFAULT = 10_000;
+export const RETRIES_MAX_DEFAULT = 5;
+export const SHUTDOWN_GRACE_MS_DEFAULT = 10_000;
+
+/** One command-line option: its flag, its environment variable and how to read it. */
+interface OptionSpec {
+  flag: string;
+  env: string;
+  kind: "integer" | "string" | "boolean";
+  help: string;
+}
+
+/** The options of `serve`, `audit` and `bench`, in the order the help text lists them. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { flag: "host", env: "EXCHANGE_HOST", kind: "string", help: "address to listen on (0.0.0.0)" },
+  { flag: "port", env: "EXCHANGE_PORT", kind: "integer", help: "TCP port (12345)" },
+  {
+    flag: "workers",
+    env: "EXCHANGE_WORKERS",
+    kind: "integer",
+    help: "server processes sharing the port (1)",
+  },
+  {
+    flag: "data-dir",
+    env: "EXCHANGE_DATA_DIR",
+    kind: "string",
+    help: "embedded PostgreSQL location (.data)",
+  },
+  {
+    flag: "database-url",
+    env: "DATABASE_URL",
+    kind: "string",
+    help: "use this PostgreSQL instead of the embedded one",
+  },
+  { flag: "pool-size", env: "EXCHANGE_POOL_SIZE", kind: "integer", help: "database connections (16)" },
+  {
+    flag: "reset",
+    env: "EXCHANGE_RESET",
+    kind: "boolean",
+    help: "start from an empty exchange (deletes all data)",
+  },
+  {
+    flag: "frame-bytes-max",
+    env: "EXCHANGE_FRAME_BYTES_MAX",
+    kind: "integer",
+    help: "largest request in bytes (1048576)",
+  },
+  {
+    flag: "xml-depth-max",
+    env: "EXCHANGE_XML_DEPTH_MAX",
+    kind: "integer",
+    help: "deepest element nesting (16)",
+  },
+  {
+    flag: "children-per-request-max",
+    env: "EXCHANGE_CHILDREN_PER_REQUEST_MAX",
+    kind: "integer",
+    help: "most operations per request (10000)",
+  },
+  {
+    flag: "attributes-per-element-max",
+    env: "EXCHANGE_ATTRIBUTES_PER_ELEMENT_MAX",
+    kind: "integer",
+    help: "most attributes on one element (16)",
+  },
+  {
+    flag: "pipeline-depth-max",
+    env: "EXCHANGE_PIPELINE_DEPTH_MAX",
+    kind: "integer",
+    help: "requests waiting per binary connection (64)",
+  },
+  {
+    flag: "connections-max",
+    env: "EXCHANGE_CONNECTIONS_MAX",
+    kind: "integer",
+    help: "connections served at once per process (1024)",
+  },
+  {
+    flag: "frame-timeout-ms",
+    env: "EXCHANGE_FRAME_TIMEOUT_MS",
+    kind: "integer",
+    help: "close a client stalled mid-frame after this (10000)",
+  },
+  {
+    flag: "idle-timeout-ms",
+    env: "EXCHANGE_IDLE_TIMEOUT_MS",
+    kind: "integer",
+    help: "close an idle connection after this (60000)",
+  },
+  {
+    flag: "connect-timeout-ms",
+    env: "EXCHANGE_CONNECT_TIMEOUT_MS",
+    kind: "integer",
+    help: "database connect / pool wait timeout (5000)",
+  },
+  {
+    flag: "statement-timeout-ms",
+    env: "EXCHANGE_STATEMENT_TIMEOUT_MS",
+    kind: "integer",
+    help: "abort a statement running longer (10000)",
+  },
+  {
+    flag: "retries-max",
+    env: "EXCHANGE_RETRIES_MAX",
+    kind: "integer",
+    help: "reruns after deadlock/serialization failure (5)",
+  },
+  {
+    flag: "shutdown-grace-ms",
+    env: "EXCHANGE_SHUTDOWN_GRACE_MS",
+    kind: "integer",
+    help: "wait for requests in flight on shutdown (10000)",
+  },
+];
+
+/** The help text for every option, one per line. */
+export function optionsHelp(): string {
+  return OPTIONS.map((o) => {
+    const value = o.kind === "boolean" ? "" : o.kind === "integer" ? " N" : " VALUE";
+    return `  --${o.flag}${value}`.padEnd(36) + `${o.help} [env ${o.env}]`;
+  }).join("\n");
+}
+
+type RawOptions = Map<string, string | boolean>;
+
+/** Reads flags, falling back to environment variables; flags win. */
+export function readOptions(
+  args: readonly string[],
+  env: (name: string) => string | undefined,
+  extra: Record<string, { type: "string" | "boolean" }> = {},
+): { values: RawOptions; extra: Record<string, string | boolean | undefined> } {
+  const specs: Record<string, { type: "string" | "boolean" }> = { ...extra };
+  for (const option of OPTIONS) {
+    specs[option.flag] = { type: option.kind === "boolean" ? "boolean" : "string" };
+  }
+  specs["help"] = { type: "boolean" };
+  const parsed = parseArgs({ args: [...args], options: specs, strict: true, allowPositionals: false });
+  const values: RawOptions = new Map();
+  for (const option of OPTIONS) {
+    const fromFlag = parsed.values[option.flag];
+    const fromEnv = env(option.env);
+    if (fromFlag !== undefined) {
+      values.set(option.flag, fromFlag);
+    } else if (fromEnv !== undefined && fromEnv !== "") {
+      values.set(option.flag, option.kind === "boolean" ? fromEnv !== "0" && fromEnv !== "false" : fromEnv);
+    }
+  }
+  const extraValues: Record<string, string | boolean | undefined> = {};
+  for (const name of Object.keys(extra)) {
+    extraValues[name] = parsed.values[name];
+  }
+  if (parsed.values["help"] === true) {
+    values.set("help", true);
+  }
+  return { values, extra: extraValues };
+}
+
+/** Thrown for an option that is missing, malformed or out of range. */
+export class ConfigError extends RangeError {
+  override name = "ConfigError";
+}
+
+function integer(values: RawOptions, flag: string, fallback: number, min: number, max: number): number {
+  const raw = values.get(flag);
+  if (raw === undefined) {
+    return fallback;
+  }
+  if (typeof raw !== "string" || !/^[0-9]+$/.test(raw)) {
+    throw new ConfigError(`Option --${flag} must be a whole number, got ${JSON.stringify(raw)}`);
+  }
+  const value = Number(raw);
+  if (value < min || value > max) {
+    throw new ConfigError(`Option --${flag} must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function text(values: RawOptions, flag: string): string | undefined {
+  const raw = values.get(flag);
+  return typeof raw === "string" ? raw : undefined;
+}
+
+/** Builds the full configuration from parsed options, validating every range. */
+export function buildConfig(values: RawOptions, cpuCount: number): ServerConfig {
+  const d = DEFAULT_LIMITS;
+  return {
+    host: text(values, "host") ?? "0.0.0.0",
+    port: integer(values, "port", PORT_DEFAULT, 0, 65535),
+    workers: integer(values, "workers", 1, 1, Math.max(64, cpuCount)),
+    shutdownGraceMs: integer(values, "shutdown-grace-ms", SHUTDOWN_GRACE_MS_DEFAULT, 0, 600_000),
+    limits: {
+      frameBytesMax: integer(values, "frame-bytes-max", d.frameBytesMax, 1, 256 * 1024 * 1024),
+      lengthLineDigitsMax: d.lengthLineDigitsMax,
+      xmlDepthMax: integer(values, "xml-depth-max", d.xmlDepthMax, 3, 256),
+      childrenPerRequestMax: integer(
+        values,
+        "children-per-request-max",
+        d.childrenPerRequestMax,
+        1,
+        1_000_000,
+      ),
+      attributesPerElementMax: integer(
+        values,
+        "attributes-per-element-max",
+        d.attributesPerElementMax,
+        3,
+        1024,
+      ),
+      pipelineDepthMax: integer(values, "pipeline-depth-max", d.pipelineDepthMax, 1, 100_000),
+      connectionsMax: integer(values, "connections-max", d.connectionsMax, 1, 1_000_000),
+      frameTimeoutMs: integer(values, "frame-timeout-ms", d.frameTimeoutMs, 1, 3_600_000),
+      idleTimeoutMs: integer(values, "idle-timeout-ms", d.idleTimeoutMs, 1, 86_400_000),
+    },
+    database: {
+      url: text(values, "database-url"),
+      dataDir: text(values, "data-dir") ?? DATA_DIR_DEFAULT,
+      poolSize: integer(values, "pool-size", POOL_SIZE_DEFAULT, 1, 1000),
+      connectTimeoutMs: integer(values, "connect-timeout-ms", CONNECT_TIMEOUT_MS_DEFAULT, 1, 600_000),
+      statementTimeoutMs: integer(
+        values,
+        "statement-timeout-ms",
+        STATEMENT_TIMEOUT_MS_DEFAULT,
+        1,
+        3_600_000,
+      ),
+      retriesMax: integer(values, "retries-max", RETRIES_MAX_DEFAULT, 0, 100),
+      reset: values.get("reset") === true,
+    },
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * The one bounded connection pool of a server process, plus where it came from.
+ *
+ * postgres.js keeps at most `max` connections and queues queries beyond that, so the server
+ * never opens more connections than configured however many clients arrive.
+ */
+import postgres from "postgres";
+import type { DatabaseConfig } from "../config.ts";
+import { EmbeddedPostgres } from "./embedded_postgres.ts";
+
+/** The schema holding every table of the exchange; `--reset` drops it whole. */
+export const SCHEMA = "exchange";
+/** The database the embedded cluster uses. */
+export const EMBEDDED_DATABASE = "exchange";
+
+export type Sql = postgres.Sql;
+export type ReservedSql = postgres.ReservedSql;
+
+/** A pool and its settings. */
+export interface Database {
+  readonly sql: Sql;
+  /** Where the data lives, for the start-up line ("embedded PostgreSQL in .data"). */
+  readonly description: string;
+  /** The embedded cluster, when this process started one. */
+  readonly embedded: EmbeddedPostgres | undefined;
+  readonly retriesMax: number;
+  /** Closes the pool (and stops the embedded cluster if this process owns it). */
+  close(options?: { stopEmbedded?: boolean }): Promise<void>;
+}
+
+/** Connection target: a URL, or an embedded cluster's socket. */
+export type Target =
+  | { kind: "url"; url: string }
+  | { kind: "socket"; socketDir: string; port: number; user: string; database: string };
+
+/** Opens a pool to `target`, with `search_path` set to the exchange schema. */
+export function openPool(target: Target, config: DatabaseConfig, applicationName: string): Sql {
+  const options = {
+    max: config.poolSize,
+    connect_timeout: Math.max(1, Math.ceil(config.connectTimeoutMs / 1000)),
+    idle_timeout: 60,
+    onnotice: () => {},
+    connection: {
+      application_name: applicationName,
+      search_path: SCHEMA,
+      statement_timeout: config.statementTimeoutMs,
+    },
+  };
+  if (target.kind === "url") {
+    return postgres(target.url, options);
+  }
+  return postgres({
+    ...options,
+    host: target.socketDir,
+    path: `${target.socketDir}/.s.PGSQL.${target.port}`,
+    port: target.port,
+    username: target.user,
+    database: target.database,
+  });
+}
+
+/** Starts the embedded cluster if no URL was given, creates the database, opens the pool. */
+export async function openDatabase(
+  config: DatabaseConfig,
+  options: { applicationName: string; log?: (line: string) => void; settings?: Record<string, string> },
+): Promise<Database> {
+  if (config.url !== undefined) {
+    const sql = openPool({ kind: "url", url: config.url }, config, options.applicationName);
+    return makeDatabase(sql, `PostgreSQL at ${redactUrl(config.url)}`, undefined, config);
+  }
+  const embedded = await EmbeddedPostgres.start({
+    dataDir: config.dataDir,
+    ...(options.log === undefined ? {} : { log: options.log }),
+    ...(options.settings === undefined ? {} : { settings: options.settings }),
+  });
+  const connection = embedded.connection;
+  await ensureDatabase({ ...connection, database: "postgres" }, EMBEDDED_DATABASE, config);
+  const sql = openPool(
+    { kind: "socket", ...connection, database: EMBEDDED_DATABASE },
+    config,
+    options.applicationName,
+  );
+  return makeDatabase(sql, `embedded PostgreSQL 18 in ${config.dataDir}`, embedded, config);
+}
+
+function makeDatabase(
+  sql: Sql,
+  description: string,
+  embedded: EmbeddedPostgres | undefined,
+  config: DatabaseConfig,
+): Database {
+  return {
+    sql,
+    description,
+    embedded,
+    retriesMax: config.retriesMax,
+    async close(closeOptions = {}) {
+      await sql.end({ timeout: 5 });
+      if (embedded !== undefined && closeOptions.stopEmbedded !== false) {
+        await embedded.stop();
+      }
+    },
+  };
+}
+
+/** Creates `name` on the cluster unless it exists. */
+export async function ensureDatabase(
+  admin: { socketDir: string; port: number; user: string; database: string },
+  name: string,
+  config: DatabaseConfig,
+): Promise<void> {
+  const sql = openPool({ kind: "socket", ...admin }, { ...config, poolSize: 1 }, "exchange-setup");
+  try {
+    const found = await sql`SELECT 1 FROM pg_database WHERE datname = ${name}`;
+    if (found.length === 0) {
+      try {
+        await sql.unsafe(`CREATE DATABASE "${name.replaceAll('"', '""')}"`);
+      } catch (error) {
+        // Another worker process created it first.
+        if ((error as { code?: string }).code !== "42P04") {
+          throw error;
+        }
+      }
+    }
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== "") {
+      parsed.password = "***";
+    }
+    return parsed.toString();
+  } catch {
+    return "(unparsable URL)";
+  }
+}

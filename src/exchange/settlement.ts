@@ -1,0 +1,97 @@
+/**
+ * What a new order and its fills do to balances, positions and orders. Pure: turns the
+ * matching result into net changes per account, which the database layer applies in a few
+ * set-based statements.
+ *
+ * - A buy reserves amount x limit from the buyer's balance when it opens; each fill pays the
+ *   seller price x shares and refunds the buyer (limit - price) x shares.
+ * - A sell reserves its shares from the seller's position when it opens; each fill credits the
+ *   buyer with the shares. A resting buy always trades at its own limit, so it gets no refund.
+ */
+import { add, type Decimal, isZero, multiply, negate, subtract } from "./decimal.ts";
+import type { Fill, Side } from "./matching.ts";
+
+/** The incoming order, already validated. */
+export interface NewOrder {
+  readonly id: bigint;
+  readonly accountId: string;
+  readonly side: Side;
+  /** Shares, always positive. */
+  readonly shares: Decimal;
+  readonly limit: Decimal;
+}
+
+export interface ExecutionRecord {
+  readonly buyOrderId: bigint;
+  readonly sellOrderId: bigint;
+  readonly shares: Decimal;
+  readonly price: Decimal;
+}
+
+/** Net changes of one order placement. */
+export interface Settlement {
+  /** Cash added to (or, if negative, taken from) each account's balance. */
+  readonly cash: Map<string, Decimal>;
+  /** Shares of the order's symbol added to (or taken from) each account's position. */
+  readonly shares: Map<string, Decimal>;
+  /** Shares filled per resting order, to subtract from its open amount. */
+  readonly restingFilled: ReadonlyArray<{ id: bigint; shares: Decimal }>;
+  /** The incoming order's open amount after matching. */
+  readonly incomingOpen: Decimal;
+  readonly executions: readonly ExecutionRecord[];
+}
+
+function credit(map: Map<string, Decimal>, accountId: string, amount: Decimal): void {
+  const total = add(map.get(accountId) ?? { units: 0n, scale: 0 }, amount);
+  if (isZero(total)) {
+    map.delete(accountId);
+  } else {
+    map.set(accountId, total);
+  }
+}
+
+/** The reservation an order takes when it opens: cash for a buy, shares for a sell. */
+export function reservation(order: Pick<NewOrder, "side" | "shares" | "limit">): Decimal {
+  return order.side === "buy" ? multiply(order.shares, order.limit) : order.shares;
+}
+
+/** Computes the net effect of opening `order` and executing `fills`. */
+export function settle(order: NewOrder, fills: readonly Fill[]): Settlement {
+  const cash = new Map<string, Decimal>();
+  const shares = new Map<string, Decimal>();
+  const restingFilled: Array<{ id: bigint; shares: Decimal }> = [];
+  const executions: ExecutionRecord[] = [];
+  let open = order.shares;
+
+  if (order.side === "buy") {
+    credit(cash, order.accountId, negate(reservation(order)));
+  } else {
+    credit(shares, order.accountId, negate(order.shares));
+  }
+  for (const fill of fills) {
+    const value = multiply(fill.price, fill.shares);
+    open = subtract(open, fill.shares);
+    restingFilled.push({ id: fill.resting.id, shares: fill.shares });
+    if (order.side === "buy") {
+      credit(cash, fill.resting.accountId, value);
+      credit(cash, order.accountId, multiply(subtract(order.limit, fill.price), fill.shares));
+      credit(shares, order.accountId, fill.shares);
+      executions.push({
+        buyOrderId: order.id,
+        sellOrderId: fill.resting.id,
+        shares: fill.shares,
+        price: fill.price,
+      });
+    } else {
+      credit(cash, order.accountId, value);
+      credit(shares, fill.resting.accountId, fill.shares);
+      executions.push({
+        buyOrderId: fill.resting.id,
+        sellOrderId: order.id,
+        shares: fill.shares,
+        price: fill.price,
+      });
+    }
+  }
+  return { cash, shares, restingFilled, incomingOpen: open, executions };
+}

@@ -1,0 +1,247 @@
+/**
+ * One client connection: socket bytes -> frames -> requests -> answers -> socket bytes.
+ *
+ *   socket reader -> LengthPrefixDecoderStream -> XmlRequestStream -> RequestHandlerStream
+ *                 -> ResponseEncoderStream -> socket writer
+ *
+ * Backpressure runs end to end: the reader stops reading while the decoder's queue is full,
+ * which fills the kernel's receive buffer and closes the client's TCP window.
+ */
+import type { Limits } from "../config.ts";
+import { LengthPrefixDecoderStream } from "../framing/length_prefix_decoder_stream.ts";
+import { ResponseEncoderStream } from "../framing/response_encoder_stream.ts";
+import { XmlRequestStream } from "../xml/xml_request_stream.ts";
+import type { ExchangeService } from "./exchange_service.ts";
+import { RequestHandlerStream } from "./request_handler_stream.ts";
+
+/** Bytes read from the socket at once. */
+const READ_CHUNK_BYTES = 64 * 1024;
+/** After answering and before closing, unread input is discarded for at most this long ... */
+const LINGER_MS = 1_000;
+/** ... or this many bytes, so that closing does not reset the connection before the client
+ * has read its answer (closing a socket with unread input sends RST, which can discard it). */
+const LINGER_BYTES_MAX = 4 * 1024 * 1024;
+
+export interface ConnectionOptions {
+  limits: Limits;
+  service: ExchangeService;
+  log: (line: string) => void;
+}
+
+type ReadState = "streaming" | "draining" | "stopped";
+
+export class Connection {
+  readonly #conn: Deno.Conn;
+  readonly #options: ConnectionOptions;
+  readonly #decoder: LengthPrefixDecoderStream;
+  readonly #handler: RequestHandlerStream;
+  #source!: ReadableStreamDefaultController<Uint8Array>;
+  #readState: ReadState = "streaming";
+  #wakeReader: (() => void) | undefined;
+  #receivedAny = false;
+  #lastActivity = performance.now();
+  #writingSince: number | undefined;
+  #shuttingDown = false;
+  #closed = false;
+
+  constructor(conn: Deno.Conn, options: ConnectionOptions) {
+    this.#conn = conn;
+    this.#options = options;
+    this.#decoder = new LengthPrefixDecoderStream(options.limits);
+    this.#handler = new RequestHandlerStream(options.service, options.log);
+    if ("setNoDelay" in conn) {
+      // Answers are small and latency matters; do not let Nagle's algorithm hold them back.
+      (conn as Deno.TcpConn).setNoDelay(true);
+    }
+  }
+
+  /** Serves the connection until it is closed; never throws. */
+  async serve(): Promise<void> {
+    const source = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#source = controller;
+      },
+      pull: () => this.#wake(),
+      cancel: () => this.#endInput(),
+    }, { highWaterMark: 1 });
+    const reading = this.#readLoop();
+    const answers = source
+      .pipeThrough(this.#decoder)
+      .pipeThrough(new XmlRequestStream(this.#options.limits))
+      .pipeThrough(this.#handler)
+      .pipeThrough(new ResponseEncoderStream());
+    try {
+      for await (const answer of answers) {
+        this.#writingSince = performance.now();
+        await writeAll(this.#conn, answer.bytes);
+        this.#writingSince = undefined;
+        this.#lastActivity = performance.now();
+        if (answer.closeAfter) {
+          break;
+        }
+      }
+    } catch {
+      // The client went away mid-answer; its operations have finished in the database anyway.
+    } finally {
+      this.#writingSince = undefined;
+      await this.#close(reading);
+    }
+  }
+
+  /** Called periodically by the server: applies the frame, idle and write timeouts. */
+  checkTimeouts(now: number): void {
+    if (this.#closed) {
+      return;
+    }
+    const { frameTimeoutMs, idleTimeoutMs } = this.#options.limits;
+    if (this.#writingSince !== undefined) {
+      if (now - this.#writingSince > frameTimeoutMs) {
+        // The client does not read its answers; nothing more can be done for it.
+        this.#forceClose();
+      }
+      return;
+    }
+    if (this.#readState !== "streaming") {
+      return;
+    }
+    const quiet = now - this.#lastActivity;
+    if (this.#decoder.midFrame) {
+      if (quiet > frameTimeoutMs) {
+        this.#finishInput(`timed out after ${frameTimeoutMs} ms without data`);
+      }
+      return;
+    }
+    if (this.#handler.busy) {
+      return;
+    }
+    if (this.#shuttingDown) {
+      this.#finishInput("server shutting down");
+    } else if (!this.#receivedAny && quiet > frameTimeoutMs) {
+      this.#finishInput("sent nothing");
+    } else if (quiet > idleTimeoutMs) {
+      this.#finishInput("idle");
+    }
+  }
+
+  /** Stops taking new requests; requests already received are answered, then it closes. */
+  shutdown(): void {
+    this.#shuttingDown = true;
+    this.checkTimeouts(performance.now());
+  }
+
+  /** Closes the socket at once, abandoning any answer not yet written. */
+  forceClose(): void {
+    this.#forceClose();
+  }
+
+  #wake(): void {
+    const wake = this.#wakeReader;
+    this.#wakeReader = undefined;
+    wake?.();
+  }
+
+  /** Ends the request input: the pipeline finishes what it holds, then the connection closes. */
+  #finishInput(reason: string): void {
+    if (this.#readState !== "streaming") {
+      return;
+    }
+    this.#decoder.endReason = reason;
+    this.#endInput();
+    try {
+      this.#source.close();
+    } catch {
+      // Already closed or canceled.
+    }
+  }
+
+  #endInput(): void {
+    if (this.#readState === "streaming") {
+      this.#readState = "draining";
+    }
+    this.#wake();
+  }
+
+  /**
+   * The only reader of the socket. While streaming it feeds the pipeline, respecting its
+   * backpressure; once input has ended it discards what arrives (bounded) until the close.
+   */
+  async #readLoop(): Promise<void> {
+    const buffer = new Uint8Array(READ_CHUNK_BYTES);
+    let discarded = 0;
+    for (;;) {
+      if (this.#readState === "streaming" && (this.#source.desiredSize ?? 0) <= 0) {
+        await new Promise<void>((resolve) => {
+          this.#wakeReader = resolve;
+        });
+        continue;
+      }
+      if (this.#readState === "stopped") {
+        return;
+      }
+      let count: number | null;
+      try {
+        count = await this.#conn.read(buffer);
+      } catch {
+        count = null;
+      }
+      if (count === null) {
+        this.#finishInput("connection closed");
+        this.#readState = "stopped";
+        return;
+      }
+      this.#lastActivity = performance.now();
+      if (this.#readState === "streaming") {
+        this.#receivedAny = true;
+        this.#source.enqueue(buffer.slice(0, count));
+      } else {
+        discarded += count;
+        if (discarded > LINGER_BYTES_MAX) {
+          this.#readState = "stopped";
+          return;
+        }
+      }
+    }
+  }
+
+  async #close(reading: Promise<void>): Promise<void> {
+    this.#endInput();
+    try {
+      // Send FIN after the answer, then let the client's remaining bytes drain briefly.
+      await (this.#conn as Deno.TcpConn).closeWrite();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        reading,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, LINGER_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    } catch {
+      // The socket is already gone.
+    }
+    this.#forceClose();
+    await reading;
+  }
+
+  #forceClose(): void {
+    if (this.#closed) {
+      return;
+    }
+    this.#closed = true;
+    this.#finishInput("connection closed by the server");
+    this.#readState = "stopped";
+    this.#wake();
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    offset += await conn.write(bytes.subarray(offset));
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The TCP listener: accepts connections up to a bound, runs one {@link Connection} each,
+ * sweeps their timeouts, and shuts down gracefully.
+ */
+import type { Limits } from "../config.ts";
+import { Connection } from "./connection.ts";
+import type { ExchangeService } from "./exchange_service.ts";
+
+/** Shortest interval between timeout sweeps. */
+const SWEEP_INTERVAL_MS_MIN = 10;
+/** Longest interval between timeout sweeps. */
+const SWEEP_INTERVAL_MS_MAX = 1_000;
+/** Pause after a failed accept (for example EMFILE), so that the loop does not spin. */
+const ACCEPT_RETRY_DELAY_MS = 100;
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  /** Share the port with other processes (SO_REUSEPORT), for `--workers`. */
+  reusePort: boolean;
+  limits: Limits;
+  service: ExchangeService;
+  log: (line: string) => void;
+}
+
+export class ExchangeServer {
+  readonly #options: ServerOptions;
+  readonly #listener: Deno.TcpListener;
+  readonly #connections = new Set<Connection>();
+  readonly #sweep: ReturnType<typeof setInterval>;
+  #slotFreed: (() => void) | undefined;
+  #closing = false;
+  #accepting: Promise<void> | undefined;
+
+  constructor(options: ServerOptions) {
+    this.#options = options;
+    this.#listener = Deno.listen({
+      hostname: options.host,
+      port: options.port,
+      transport: "tcp",
+      ...(options.reusePort ? { reusePort: true } : {}),
+    });
+    const { frameTimeoutMs, idleTimeoutMs } = options.limits;
+    const interval = Math.min(
+      SWEEP_INTERVAL_MS_MAX,
+      Math.max(SWEEP_INTERVAL_MS_MIN, Math.floor(Math.min(frameTimeoutMs, idleTimeoutMs) / 4)),
+    );
+    this.#sweep = setInterval(() => this.#checkTimeouts(), interval);
+  }
+
+  /** The port actually listened on (useful with port 0). */
+  get port(): number {
+    return (this.#listener.addr as Deno.NetAddr).port;
+  }
+
+  /** Connections being served right now. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Starts accepting; resolves once the listener is closed. */
+  serve(): Promise<void> {
+    this.#accepting ??= this.#acceptLoop();
+    return this.#accepting;
+  }
+
+  async #acceptLoop(): Promise<void> {
+    while (!this.#closing) {
+      if (this.#connections.size >= this.#options.limits.connectionsMax) {
+        // Backpressure: further clients wait in the kernel's accept queue until a slot frees.
+        await new Promise<void>((resolve) => {
+          this.#slotFreed = resolve;
+        });
+        continue;
+      }
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#closing || error instanceof Deno.errors.BadResource) {
+          return;
+        }
+        this.#options.log(`accept failed: ${(error as Error).message}`);
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_DELAY_MS));
+        continue;
+      }
+      this.#start(conn);
+    }
+  }
+
+  #start(conn: Deno.Conn): void {
+    const connection = new Connection(conn, {
+      limits: this.#options.limits,
+      service: this.#options.service,
+      log: this.#options.log,
+    });
+    this.#connections.add(connection);
+    if (this.#closing) {
+      connection.shutdown();
+    }
+    connection.serve().finally(() => {
+      this.#connections.delete(connection);
+      const freed = this.#slotFreed;
+      this.#slotFreed = undefined;
+      freed?.();
+    });
+  }
+
+  #checkTimeouts(): void {
+    const now = performance.now();
+    for (const connection of this.#connections) {
+      connection.checkTimeouts(now);
+    }
+  }
+
+  /**
+   * Stops accepting, lets every connection finish the requests it has received (up to
+   * `graceMs`), then closes whatever is left. Resolves when no connection remains.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = true;
+      try {
+        this.#listener.close();
+      } catch {
+        // Already closed.
+      }
+      const freed = this.#slotFreed;
+      this.#slotFreed = undefined;
+      freed?.();
+    }
+    for (const connection of this.#connections) {
+      connection.shutdown();
+    }
+    const deadline = performance.now() + graceMs;
+    while (this.#connections.size > 0 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (const connection of this.#connections) {
+      connection.forceClose();
+    }
+    while (this.#connections.size > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    clearInterval(this.#sweep);
+    await this.#accepting;
+  }
+}
