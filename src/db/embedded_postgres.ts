@@ -80,6 +80,24 @@ export class EmbeddedPostgres {
     await this.#run(pg_ctl, ["stop", "-D", this.clusterDir, "-m", mode, "-w", "-t", "60"]);
   }
 
+  /**
+   * Stops the cluster synchronously (immediate mode), for `unload` handlers, which cannot wait
+   * for promises. Never throws.
+   */
+  stopSync(): void {
+    try {
+      new Deno.Command(pg_ctl, {
+        args: ["stop", "-D", this.clusterDir, "-m", "immediate", "-w", "-t", "30"],
+        stdout: "null",
+        stderr: "null",
+        stdin: "null",
+        ...(this.#owner === undefined ? {} : { uid: this.#owner.uid, gid: this.#owner.gid }),
+      }).outputSync();
+    } catch {
+      // Nothing more can be done while the process exits.
+    }
+  }
+
   /** Starts the cluster again after {@link stop}. */
   async restart(): Promise<void> {
     await this.#startServer();

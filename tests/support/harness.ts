@@ -1,0 +1,100 @@
+/**
+ * Test support: one embedded PostgreSQL cluster per test process (in a temporary directory,
+ * removed at exit), a fresh migrated database per test, and an in-process server on a free port.
+ */
+import { buildConfig, type DatabaseConfig, type Limits } from "../../src/config.ts";
+import { type Database, EMBEDDED_DATABASE, ensureDatabase, openPool } from "../../src/db/database.ts";
+import { EmbeddedPostgres } from "../../src/db/embedded_postgres.ts";
+import { migrate } from "../../src/db/migrate.ts";
+import { ExchangeService } from "../../src/server/exchange_service.ts";
+import { ExchangeServer } from "../../src/server/server.ts";
+
+/** Settings for a throwaway cluster: durability is not under test here, speed is welcome. */
+export const TEST_CLUSTER_SETTINGS = { fsync: "off", synchronous_commit: "off", full_page_writes: "off" };
+
+let cluster: Promise<{ pg: EmbeddedPostgres; dir: string }> | undefined;
+let databaseCounter = 0;
+
+/** The database configuration tests use (small pool unless stated). */
+export function testDatabaseConfig(overrides: Partial<DatabaseConfig> = {}): DatabaseConfig {
+  return { ...buildConfig(new Map(), 2).database, poolSize: 8, ...overrides };
+}
+
+/** The cluster shared by all tests of this process, started on first use. */
+export function testCluster(): Promise<{ pg: EmbeddedPostgres; dir: string }> {
+  cluster ??= (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "exchange-test-" });
+    await Deno.chmod(dir, 0o755);
+    const pg = await EmbeddedPostgres.start({ dataDir: dir, settings: TEST_CLUSTER_SETTINGS });
+    globalThis.addEventListener("unload", () => {
+      pg.stopSync();
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // Best effort.
+      }
+    });
+    return { pg, dir };
+  })();
+  return cluster;
+}
+
+/** A new, empty, migrated database on the shared cluster, with its own pool. */
+export async function freshDatabase(overrides: Partial<DatabaseConfig> = {}): Promise<Database> {
+  const { pg } = await testCluster();
+  const config = testDatabaseConfig(overrides);
+  const name = `test_${Deno.pid}_${++databaseCounter}`;
+  await ensureDatabase({ ...pg.connection, database: "postgres" }, name, config);
+  const sql = openPool({ kind: "socket", ...pg.connection, database: name }, config, "exchange-test");
+  const db: Database = {
+    sql,
+    description: `test database ${name}`,
+    embedded: pg,
+    retriesMax: config.retriesMax,
+    async close() {
+      await sql.end({ timeout: 5 });
+    },
+  };
+  await migrate(db, { reset: false });
+  return db;
+}
+
+export { EMBEDDED_DATABASE };
+
+/** A running in-process server on a free port, with its own fresh database. */
+export interface TestServer {
+  port: number;
+  db: Database;
+  server: ExchangeServer;
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export async function startTestServer(
+  options: { limits?: Partial<Limits>; database?: Partial<DatabaseConfig>; db?: Database } = {},
+): Promise<TestServer> {
+  const db = options.db ?? await freshDatabase(options.database);
+  const logs: string[] = [];
+  const log = (line: string) => logs.push(line);
+  const defaults = buildConfig(new Map(), 2);
+  const server = new ExchangeServer({
+    host: "127.0.0.1",
+    port: 0,
+    reusePort: false,
+    limits: { ...defaults.limits, ...options.limits },
+    service: new ExchangeService(db, log),
+    log,
+  });
+  const serving = server.serve();
+  return {
+    port: server.port,
+    db,
+    server,
+    logs,
+    async close() {
+      await server.shutdown(2_000);
+      await serving;
+      await db.close();
+    },
+  };
+}
