@@ -56,7 +56,7 @@ export function parseRequest(payload: Uint8Array, limits: RequestLimits): Reques
   try {
     document = parse(text, {
       flatten: { text: false, empty: false, attributes: false },
-      revive: { trim: true, entities: true, booleans: false, numbers: false },
+      revive: { trim: false, entities: true, booleans: false, numbers: false },
     }) as unknown as XmlNode;
   } catch (error) {
     if (error instanceof RangeError) {
