@@ -45,11 +45,13 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   }
 }
 
-/** Sends raw bytes on a fresh connection and returns everything the server sends back. */
+/** Sends raw bytes on a fresh connection, ends the stream, returns everything the server sends back. */
 export async function sendRaw(port: number, bytes: Uint8Array, host = "127.0.0.1"): Promise<string> {
   const conn = await Deno.connect({ hostname: host, port });
   try {
     await writeAll(conn, bytes);
+    // End of our stream: the request is complete (or, for tests, cut off right here).
+    await conn.closeWrite();
     return decoder.decode(await readToEnd(conn));
   } finally {
     try {

@@ -15,6 +15,12 @@ interface Node {
   [key: string]: unknown;
 }
 
+/** The parser leaves entities in text-node children as written; decode the predefined ones. */
+function unescape(text: string): string {
+  return text.replace(/&(lt|gt|quot|apos|amp);/g, (_, name: string) =>
+    ({ lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" })[name]!);
+}
+
 function convert(node: Node): Element {
   const attributes: Record<string, string> = {};
   for (const key of Object.keys(node)) {
@@ -26,7 +32,7 @@ function convert(node: Node): Element {
   return {
     name: node["~name"],
     attributes,
-    text: kids.filter((k) => k["~name"] === "~text").map((k) => k["#text"] ?? "").join("").trim(),
+    text: unescape(kids.filter((k) => k["~name"] === "~text").map((k) => k["#text"] ?? "").join("").trim()),
     children: kids.filter((k) => !k["~name"].startsWith("~")).map(convert),
   };
 }
