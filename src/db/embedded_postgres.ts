@@ -14,6 +14,8 @@ import { dirname, join, resolve } from "node:path";
 const SOCKET_PATH_BYTES_MAX = 107;
 const SOCKET_PORT = 5432;
 const START_TIMEOUT_S = 60;
+const START_ATTEMPTS_MAX = 5;
+const START_RETRY_DELAY_MS = 1_000;
 const OS_USER = "postgres";
 
 /** How to reach a running embedded cluster. */
@@ -98,6 +100,16 @@ export class EmbeddedPostgres {
     }
   }
 
+  /** The postmaster's process id, read from `postmaster.pid` (undefined if not running). */
+  async postmasterPid(): Promise<number | undefined> {
+    try {
+      const pid = Number((await Deno.readTextFile(join(this.clusterDir, "postmaster.pid"))).split("\n")[0]);
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Starts the cluster again after {@link stop}. */
   async restart(): Promise<void> {
     await this.#startServer();
@@ -152,16 +164,29 @@ export class EmbeddedPostgres {
     if (await this.#adoptRunningServer()) {
       return;
     }
-    await this.#run(pg_ctl, [
-      "start",
-      "-D",
-      this.clusterDir,
-      "-l",
-      this.logFile,
-      "-w",
-      "-t",
-      String(START_TIMEOUT_S),
-    ], { logFileOwner: true });
+    // After a crash, the dead postmaster's children can hold its shared memory for a moment,
+    // and PostgreSQL refuses to start until they are gone: try a few times.
+    for (let attempt = 1;; attempt++) {
+      try {
+        await this.#run(pg_ctl, [
+          "start",
+          "-D",
+          this.clusterDir,
+          "-l",
+          this.logFile,
+          "-w",
+          "-t",
+          String(START_TIMEOUT_S),
+        ], { logFileOwner: true });
+        return;
+      } catch (error) {
+        if (attempt >= START_ATTEMPTS_MAX) {
+          throw error;
+        }
+        this.#options.log?.(`PostgreSQL did not start (attempt ${attempt}); retrying`);
+        await new Promise((resolve) => setTimeout(resolve, START_RETRY_DELAY_MS));
+      }
+    }
   }
 
   /**

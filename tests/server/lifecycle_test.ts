@@ -1,0 +1,212 @@
+/**
+ * The real server process: state across restarts, `--reset`, SIGTERM with requests in flight,
+ * and crashes (kill -9 of the server, then of PostgreSQL too) that lose nothing acknowledged.
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { BinaryClient, sendText } from "../../src/client/exchange_client.ts";
+import { buildConfig } from "../../src/config.ts";
+import { openPool } from "../../src/db/database.ts";
+import { startServerProcess } from "../support/server_process.ts";
+import { describe, results } from "../support/xml.ts";
+
+async function tempDataDir(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "exchange-lifecycle-" });
+  await Deno.chmod(dir, 0o755);
+  return dir;
+}
+
+async function postgresRunning(dataDir: string): Promise<boolean> {
+  try {
+    const pid = Number((await Deno.readTextFile(`${dataDir}/pg/postmaster.pid`)).split("\n")[0]);
+    return (await Deno.readTextFile(`/proc/${pid}/cmdline`)).includes("postgres");
+  } catch {
+    return false;
+  }
+}
+
+async function stopLeftovers(dataDir: string): Promise<void> {
+  try {
+    const pid = Number((await Deno.readTextFile(`${dataDir}/pg/postmaster.pid`)).split("\n")[0]);
+    Deno.kill(pid, "SIGQUIT");
+    for (let i = 0; i < 100 && (await postgresRunning(dataDir)); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } catch {
+    // Not running.
+  }
+  await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+}
+
+Deno.test("server keeps state across restarts and --reset starts empty", async () => {
+  const dataDir = await tempDataDir();
+  try {
+    let server = await startServerProcess(["--data-dir", dataDir]);
+    deepStrictEqual(
+      results(await sendText(server.port, `<create><account id="42" balance="7.5"/></create>`)).map(describe),
+      ["created{id=42}"],
+    );
+    server.kill("SIGTERM");
+    strictEqual((await server.status).code, 0);
+    ok(!(await postgresRunning(dataDir)), "PostgreSQL stopped with the server");
+
+    server = await startServerProcess(["--data-dir", dataDir]);
+    const again = results(await sendText(server.port, `<create><account id="42" balance="1"/></create>`));
+    strictEqual(again[0]!.text, "Account already exists");
+    server.kill("SIGTERM");
+    strictEqual((await server.status).code, 0);
+
+    server = await startServerProcess(["--data-dir", dataDir, "--reset"]);
+    deepStrictEqual(
+      results(await sendText(server.port, `<create><account id="42" balance="1"/></create>`)).map(describe),
+      ["created{id=42}"],
+    );
+    server.kill("SIGTERM");
+    strictEqual((await server.status).code, 0);
+  } finally {
+    await stopLeftovers(dataDir);
+  }
+});
+
+Deno.test("server answers requests in flight on SIGTERM, then exits cleanly", async () => {
+  const dataDir = await tempDataDir();
+  try {
+    const server = await startServerProcess(["--data-dir", dataDir]);
+    const client = await BinaryClient.connect(server.port);
+    const accounts = Array.from({ length: 200 }, (_, i) => `<account id="${i}" balance="1"/>`).join("");
+    const answer = client.request(`<create>${accounts}</create>`);
+    await new Promise((r) => setTimeout(r, 20));
+    server.kill("SIGTERM");
+    strictEqual(results(await answer).length, 200);
+    await client.closed();
+    client.close();
+    strictEqual((await server.status).code, 0);
+    ok(/stopped cleanly/.test(server.stderr()), server.stderr());
+  } finally {
+    await stopLeftovers(dataDir);
+  }
+});
+
+Deno.test("kill -9 of the server, then of PostgreSQL, loses no acknowledged order", async () => {
+  const dataDir = await tempDataDir();
+  try {
+    let server = await startServerProcess(["--data-dir", dataDir]);
+    const setup = `<create>` +
+      Array.from({ length: 8 }, (_, i) => `<account id="${i}" balance="1000000"/>`).join("") +
+      `<symbol sym="K">` + Array.from({ length: 8 }, (_, i) => `<account id="${i}">10000</account>`).join("") +
+      `</symbol></create>`;
+    ok(results(await sendText(server.port, setup)).every((e) => e.name === "created"));
+
+    // Eight pipelined clients trade until the server is killed under them.
+    const acknowledged = new Map<string, Acknowledged>();
+    const clients = await Promise.all(Array.from({ length: 8 }, () => BinaryClient.connect(server.port)));
+    const traders = clients.map(async (client, c) => {
+      for (let i = 0; i < 400; i++) {
+        const amount = (i + c) % 2 === 0 ? "3" : "-2";
+        const limit = String(95 + ((i * 7 + c) % 10));
+        let answer: string;
+        try {
+          answer = await client.request(
+            `<transactions id="${c}"><order sym="K" amount="${amount}" limit="${limit}"/></transactions>`,
+          );
+        } catch {
+          return; // The server died.
+        }
+        const opened = results(answer)[0]!;
+        if (opened.name === "opened") {
+          acknowledged.set(opened.attributes.id!, { account: String(c), amount, limit });
+        }
+      }
+    });
+    while (acknowledged.size < 150) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    server.kill("SIGKILL");
+    await Promise.all(traders);
+    clients.forEach((client) => client.close());
+    await server.status;
+
+    // Restart on the same data directory: PostgreSQL survived the server and is adopted.
+    server = await startServerProcess(["--data-dir", dataDir]);
+    ok(/reusing PostgreSQL already running/.test(server.stderr()), server.stderr());
+    await checkAcknowledged(server.port, dataDir, acknowledged);
+    await checkConservation(dataDir);
+
+    // Now crash PostgreSQL itself (SIGKILL to the postmaster) and the server with it.
+    const pgPid = Number((await Deno.readTextFile(`${dataDir}/pg/postmaster.pid`)).split("\n")[0]);
+    Deno.kill(pgPid, "SIGKILL");
+    server.kill("SIGKILL");
+    await server.status;
+    server = await startServerProcess(["--data-dir", dataDir]);
+    await checkAcknowledged(server.port, dataDir, acknowledged);
+    await checkConservation(dataDir);
+    server.kill("SIGTERM");
+    strictEqual((await server.status).code, 0);
+  } finally {
+    await stopLeftovers(dataDir);
+  }
+});
+
+interface Acknowledged {
+  account: string;
+  amount: string;
+  limit: string;
+}
+
+function openExchangePool(dataDir: string) {
+  const config = buildConfig(new Map(), 2).database;
+  return openPool(
+    { kind: "socket", socketDir: `${dataDir}/pg`, port: 5432, user: "postgres", database: "exchange" },
+    { ...config, poolSize: 1 },
+    "lifecycle-test",
+  );
+}
+
+/** Every acknowledged order is there with its account, amount and limit; its owner can query it. */
+async function checkAcknowledged(port: number, dataDir: string, acknowledged: Map<string, Acknowledged>) {
+  ok(acknowledged.size >= 150);
+  const sql = openExchangePool(dataDir);
+  try {
+    const ids = [...acknowledged.keys()];
+    const rows = await sql`SELECT id::text AS id, account_id, sym, amount::text AS amount,
+                                  limit_price::text AS limit FROM orders WHERE id = ANY(${ids}::bigint[])`;
+    strictEqual(rows.length, ids.length, "every acknowledged order is in the database");
+    for (const row of rows) {
+      const expected = acknowledged.get(row.id)!;
+      deepStrictEqual([row.account_id, row.sym, row.amount, row.limit], [
+        expected.account,
+        "K",
+        expected.amount,
+        expected.limit,
+      ]);
+    }
+  } finally {
+    await sql.end();
+  }
+  for (let account = 0; account < 8; account++) {
+    const mine = [...acknowledged].filter(([, a]) => a.account === String(account)).map(([id]) => id);
+    if (mine.length === 0) continue;
+    const answer = results(
+      await sendText(port, `<transactions id="${account}">${mine.map((id) => `<query id="${id}"/>`).join("")}</transactions>`),
+    );
+    deepStrictEqual(answer.map((e) => `${e.name}:${e.attributes.id}`), mine.map((id) => `status:${id}`));
+  }
+}
+
+/** Money and shares add up after recovery. */
+async function checkConservation(dataDir: string): Promise<void> {
+  const sql = openExchangePool(dataDir);
+  try {
+    const [cash] = await sql`
+      SELECT (SELECT sum(deposited) FROM accounts)::text AS deposited,
+             ((SELECT sum(balance) FROM accounts) +
+              (SELECT coalesce(sum(open_shares * limit_price), 0) FROM orders WHERE amount > 0))::text AS held`;
+    strictEqual(cash!.held, cash!.deposited);
+    const [shares] = await sql`
+      SELECT (SELECT minted FROM symbols WHERE sym = 'K')::text AS minted,
+             ((SELECT sum(shares) FROM positions WHERE sym = 'K') +
+              (SELECT coalesce(sum(open_shares), 0) FROM orders WHERE sym = 'K' AND amount < 0))::text AS held`;
+    strictEqual(shares!.held, shares!.minted);
+  } finally {
+    await sql.end();
+  }
+}
