@@ -1,29 +1,105 @@
 /**
  * Exchange matching server: parse configuration, open the database, listen, shut down cleanly.
  *
- *   deno task serve [--port 12345] [--data-dir .data] [--database-url URL] [--pool-size 16] [--reset]
+ *   deno task serve [--port 12345] [--data-dir .data] [--database-url URL] [--pool-size 16]
+ *                   [--workers N] [--reset]
  */
 import { buildConfig, ConfigError, optionsHelp, readOptions, type ServerConfig } from "./src/config.ts";
-import { type Database, openDatabase } from "./src/db/database.ts";
+import { openDatabase } from "./src/db/database.ts";
 import { migrate } from "./src/db/migrate.ts";
 import { ExchangeService } from "./src/server/exchange_service.ts";
 import { ExchangeServer } from "./src/server/server.ts";
+import { freePort, poolShare, workerArgs, WorkerSupervisor } from "./src/server/workers.ts";
 
-const log = (line: string) => console.error(`[exchange] ${line}`);
+const log = (line: string) => console.error(`[exchange ${Deno.pid}] ${line}`);
 
 function usage(): string {
   return `Usage: deno task serve [options]\n\nOptions:\n${optionsHelp()}\n`;
 }
 
+/** Resolves when SIGINT or SIGTERM arrives. */
+function signalled(): Promise<string> {
+  return new Promise((resolve) => {
+    Deno.addSignalListener("SIGINT", () => resolve("SIGINT"));
+    Deno.addSignalListener("SIGTERM", () => resolve("SIGTERM"));
+  });
+}
+
+/** One process that listens and serves (alone, or as one of several workers). */
+async function serve(config: ServerConfig, role: "single" | "worker"): Promise<void> {
+  const db = await openDatabase(config.database, { applicationName: `exchange-${role}`, log });
+  if (role === "single") {
+    const applied = await migrate(db, { reset: config.database.reset });
+    if (config.database.reset) {
+      log("reset: all exchange data deleted");
+    }
+    if (applied.length > 0) {
+      log(`applied migrations ${applied.join(", ")}`);
+    }
+  }
+  const server = new ExchangeServer({
+    host: config.host,
+    port: config.port,
+    reusePort: role === "worker",
+    limits: config.limits,
+    service: new ExchangeService(db, log),
+    log,
+  });
+  const stop = signalled();
+  console.log(
+    `exchange server listening on ${config.host}:${server.port} (pid ${Deno.pid}), ` +
+      `database: ${db.description}, pool ${config.database.poolSize}`,
+  );
+  const serving = server.serve();
+  const signal = await stop;
+  log(`${signal}: no longer accepting; finishing requests in flight`);
+  await server.shutdown(config.shutdownGraceMs);
+  await serving;
+  // A worker leaves the embedded cluster to the supervisor that started it.
+  await db.close({ stopEmbedded: role === "single" });
+  log("stopped cleanly");
+}
+
+/** The supervisor of `--workers N`: owns the database, runs the workers. */
+async function supervise(config: ServerConfig, args: string[]): Promise<void> {
+  const db = await openDatabase({ ...config.database, poolSize: 1 }, {
+    applicationName: "exchange-supervisor",
+    log,
+  });
+  await migrate(db, { reset: config.database.reset });
+  const port = config.port === 0 ? freePort(config.host) : config.port;
+  const share = poolShare(config.database.poolSize, config.workers);
+  const supervisor = new WorkerSupervisor(workerArgs(args, config.host, port, share), log);
+  const stop = signalled();
+  try {
+    await supervisor.start(config.workers);
+    console.log(
+      `exchange server listening on ${config.host}:${port} (pid ${Deno.pid}), ${config.workers} workers, ` +
+        `database: ${db.description}, pool ${share * config.workers} (${share} per worker)`,
+    );
+    const signal = await stop;
+    log(`${signal}: stopping workers`);
+  } finally {
+    // Also when a worker could not start: never leave workers or the database running.
+    await supervisor.stop();
+    await db.close();
+  }
+  log("stopped cleanly");
+}
+
 async function main(): Promise<number> {
   let config: ServerConfig;
+  let isWorker: boolean;
   try {
-    const { values } = readOptions(Deno.args, (name) => Deno.env.get(name));
+    const { values, extra } = readOptions(Deno.args, (name) => Deno.env.get(name), {
+      worker: { type: "boolean" },
+    });
     if (values.get("help") === true) {
       console.log(usage());
       return 0;
     }
     config = buildConfig(values, navigator.hardwareConcurrency);
+    isWorker = extra.worker === true;
   } catch (error) {
     if (error instanceof ConfigError || error instanceof TypeError) {
       console.error(`${error.message}\n\n${usage()}`);
@@ -31,42 +107,13 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-
-  const db: Database = await openDatabase(config.database, { applicationName: "exchange-server", log });
-  const applied = await migrate(db, { reset: config.database.reset });
-  if (config.database.reset) {
-    log("reset: all exchange data deleted");
+  if (isWorker) {
+    await serve(config, "worker");
+  } else if (config.workers > 1) {
+    await supervise(config, [...Deno.args]);
+  } else {
+    await serve(config, "single");
   }
-  if (applied.length > 0) {
-    log(`applied migrations ${applied.join(", ")}`);
-  }
-  const service = new ExchangeService(db, log);
-  const server = new ExchangeServer({
-    host: config.host,
-    port: config.port,
-    reusePort: config.workers > 1,
-    limits: config.limits,
-    service,
-    log,
-  });
-  console.log(
-    `exchange server listening on ${config.host}:${server.port} (pid ${Deno.pid}), ` +
-      `database: ${db.description}, pool ${config.database.poolSize}`,
-  );
-
-  let stopping: Promise<void> | undefined;
-  const stop = (signal: string) => {
-    stopping ??= (async () => {
-      log(`${signal}: no longer accepting; finishing requests in flight`);
-      await server.shutdown(config.shutdownGraceMs);
-      await db.close();
-      log("stopped cleanly");
-    })();
-  };
-  Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
-  Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
-  await server.serve();
-  await stopping;
   return 0;
 }
 

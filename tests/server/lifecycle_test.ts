@@ -210,3 +210,24 @@ async function checkConservation(dataDir: string): Promise<void> {
     await sql.end();
   }
 }
+
+Deno.test("--workers 2 serves from two processes on one port and stops everything on SIGTERM", async () => {
+  const dataDir = await tempDataDir();
+  try {
+    const server = await startServerProcess(["--data-dir", dataDir, "--workers", "2", "--pool-size", "4"]);
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => sendText(server.port, `<create><account id="${i}" balance="1"/></create>`)),
+    );
+    deepStrictEqual(
+      answers.map((a) => describe(results(a)[0]!)),
+      Array.from({ length: 40 }, (_, i) => `created{id=${i}}`),
+    );
+    const workers = server.stderr().match(/reusing PostgreSQL already running/g) ?? [];
+    strictEqual(workers.length, 2, server.stderr());
+    server.kill("SIGTERM");
+    strictEqual((await server.status).code, 0);
+    ok(!(await postgresRunning(dataDir)), "PostgreSQL stopped with the supervisor");
+  } finally {
+    await stopLeftovers(dataDir);
+  }
+});

@@ -1,0 +1,132 @@
+/**
+ * `--workers N`: a supervisor process owns the database (starts the embedded cluster, migrates,
+ * stops it at the end) and runs N worker processes of `main.ts` that listen on the same port
+ * with SO_REUSEPORT, so that the kernel spreads connections across them (and across cores).
+ * The total of database connections stays bounded: each worker gets an equal share.
+ */
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+/** Most times a crashed worker is started again before the supervisor gives up on it. */
+const WORKER_RESTARTS_MAX = 10;
+const READY_TIMEOUT_MS = 60_000;
+
+/** Options of the supervisor that workers must not inherit. */
+const SUPERVISOR_ONLY = new Set(["--workers", "--reset", "--port", "--pool-size", "--host"]);
+
+/** Each worker's share of the pool: at least one connection. */
+export function poolShare(poolSize: number, workers: number): number {
+  return Math.max(1, Math.floor(poolSize / workers));
+}
+
+/** The command-line arguments for a worker: the supervisor's, minus what only it may do. */
+export function workerArgs(args: readonly string[], host: string, port: number, pool: number): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const [name] = arg.split("=", 1);
+    if (SUPERVISOR_ONLY.has(name!)) {
+      const takesValue = name !== "--reset" && !arg.includes("=");
+      if (takesValue) {
+        i++;
+      }
+      continue;
+    }
+    kept.push(arg);
+  }
+  return ["--worker", "--host", host, "--port", String(port), "--pool-size", String(pool), ...kept];
+}
+
+/** Finds a free TCP port, for `--port 0` with several workers (they must agree on one port). */
+export function freePort(host: string): number {
+  const listener = Deno.listen({ hostname: host, port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+interface Worker {
+  child: Deno.ChildProcess;
+  restarts: number;
+}
+
+export class WorkerSupervisor {
+  readonly #args: string[];
+  readonly #log: (line: string) => void;
+  readonly #workers: Worker[] = [];
+  #stopping = false;
+
+  constructor(args: string[], log: (line: string) => void) {
+    this.#args = args;
+    this.#log = log;
+  }
+
+  /** Starts `count` workers; resolves when every one has printed its ready line. */
+  async start(count: number): Promise<void> {
+    await Promise.all(Array.from({ length: count }, (_, index) => this.#spawn(index, 0)));
+  }
+
+  async #spawn(index: number, restarts: number): Promise<void> {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "--unstable-net", MAIN, ...this.#args],
+      stdout: "piped",
+      stderr: "inherit",
+      stdin: "null",
+    }).spawn();
+    this.#workers[index] = { child, restarts };
+    const ready = readyLine(child.stdout);
+    child.status.then((status) => this.#exited(index, child, status));
+    await ready;
+  }
+
+  #exited(index: number, child: Deno.ChildProcess, status: Deno.CommandStatus): void {
+    const worker = this.#workers[index];
+    if (this.#stopping || worker?.child !== child) {
+      return;
+    }
+    this.#log(`worker ${index} (pid ${child.pid}) exited with code ${status.code}`);
+    if (worker.restarts >= WORKER_RESTARTS_MAX) {
+      this.#log(`worker ${index} restarted ${WORKER_RESTARTS_MAX} times; not restarting again`);
+      return;
+    }
+    this.#spawn(index, worker.restarts + 1).catch((error) =>
+      this.#log(`worker ${index} failed to restart: ${error}`)
+    );
+  }
+
+  /** Sends SIGTERM to every worker and waits for all of them to exit. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await Promise.all(this.#workers.map(async ({ child }) => {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      await child.status;
+    }));
+  }
+}
+
+/** Waits for the worker's ready line, then keeps draining its stdout to ours. */
+async function readyLine(stdout: ReadableStream<Uint8Array>): Promise<void> {
+  const reader = stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!seen.includes("listening on")) {
+    if (Date.now() > deadline) {
+      throw new Error("worker did not become ready in time");
+    }
+    const { value, done } = await reader.read();
+    if (done) {
+      throw new Error(`worker exited before it was ready: ${seen}`);
+    }
+    seen += value;
+  }
+  (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      await Deno.stdout.write(new TextEncoder().encode(value));
+    }
+  })().catch(() => {});
+}
