@@ -7,6 +7,7 @@
  */
 import { assert } from "../exchange/assert.ts";
 import {
+  abs,
   compare,
   type Decimal,
   decimalFromDatabase,
@@ -48,7 +49,7 @@ export interface PlaceOrderRequest {
  */
 export function placeOrder(db: Database, request: PlaceOrderRequest): Promise<Outcome<bigint>> {
   const side: Side = request.amount.units > 0n ? "buy" : "sell";
-  const shares = side === "buy" ? request.amount : multiply(request.amount, { units: -1n, scale: 0 });
+  const shares = abs(request.amount);
   const { accountId, sym, limit } = request;
   return inTransaction(db, async (tx) => {
     // Round trip 1: the book lock, the first page of crossing orders, a transaction id.

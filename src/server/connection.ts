@@ -15,7 +15,7 @@ import type { ExchangeService } from "./exchange_service.ts";
 import { RequestHandlerStream } from "./request_handler_stream.ts";
 
 /** Bytes read from the socket at once. */
-const READ_CHUNK_BYTES = 64 * 1024;
+const READ_CHUNK_BYTES = 16 * 1024;
 /** After answering and before closing, unread input is discarded for at most this long ... */
 const LINGER_MS = 1_000;
 /** ... or this many bytes, so that closing does not reset the connection before the client
