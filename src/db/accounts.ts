@@ -1,22 +1,30 @@
 /** SQL for accounts. */
 import { type Decimal, formatDecimal } from "../exchange/decimal.ts";
 import type { Database } from "./database.ts";
+import { isUniqueViolation } from "./errors.ts";
 import { done, inTransaction, type Outcome, refused } from "./transaction.ts";
 
 /**
  * Creates an account holding `balance` and no positions.
- * Round trips: 2 (BEGIN + INSERT pipelined; COMMIT).
+ * Round trips: 1 (BEGIN, INSERT, COMMIT). A duplicate id fails the INSERT on the primary key,
+ * so two concurrent creations of one id cannot both succeed.
  */
 export function createAccount(db: Database, id: string, balance: Decimal): Promise<Outcome<void>> {
-  return inTransaction(db, async (tx) => {
-    const amount = formatDecimal(balance);
-    // ON CONFLICT instead of a check-then-insert: two concurrent creations cannot both succeed.
-    const rows = await tx`
-      INSERT INTO accounts (id, balance, deposited) VALUES (${id}, ${amount}, ${amount})
-      ON CONFLICT (id) DO NOTHING
-      RETURNING id`;
-    return rows.length === 1 ? done(undefined) : refused("Account already exists");
-  });
+  const amount = formatDecimal(balance);
+  return inTransaction(db, (tx) =>
+    Promise.resolve({
+      deferred: tx`INSERT INTO accounts (id, balance, deposited) VALUES (${id}, ${amount}, ${amount})`
+        .execute()
+        .then(
+          () => done(undefined),
+          (error) => {
+            if (isUniqueViolation(error)) {
+              return refused<void>("Account already exists");
+            }
+            throw error;
+          },
+        ),
+    }));
 }
 
 /**

@@ -60,3 +60,19 @@ export function isTimeout(error: unknown): boolean {
 export function errorCode(error: unknown): string {
   return codeOf(error) ?? "unknown";
 }
+
+/** SQLSTATE raised by `exchange_require()` (migrations/002_require.sql) when a check fails. */
+export const REQUIREMENT_FAILED = "EX001";
+
+/** The reason given to `exchange_require()`, if `error` is its refusal. */
+export function requirementFailure(error: unknown): string | undefined {
+  if (codeOf(error) === REQUIREMENT_FAILED) {
+    return (error as Error).message;
+  }
+  return undefined;
+}
+
+/** A unique constraint was violated (23505). */
+export function isUniqueViolation(error: unknown): boolean {
+  return codeOf(error) === "23505";
+}

@@ -20,6 +20,7 @@ import {
 import { type Fill, matchOrder, type RestingOrder, type Side } from "../exchange/matching.ts";
 import { reservation, settle, type Settlement } from "../exchange/settlement.ts";
 import type { Database, ReservedSql, Sql } from "./database.ts";
+import { requirementFailure } from "./errors.ts";
 import { done, inTransaction, type Outcome, refused } from "./transaction.ts";
 
 /** Resting orders read per round trip while matching; most orders fill within the first page. */
@@ -44,8 +45,11 @@ export interface PlaceOrderRequest {
  *
  * Locks: the symbol row (1), the crossing resting orders (2), every account that trades,
  * ascending (3), and for a sell the seller's position (4).
- * Round trips: 4 when the first page of the book suffices (BEGIN + symbol lock + book page +
- * id; account locks (+ position lock); apply; COMMIT), one more per further page.
+ * Round trips: 2 when the first page of the book suffices, one more per further page:
+ *   1. BEGIN, book lock, first page of crossing orders, a transaction id;
+ *   2. account locks, position lock (sells), funds/shares check, every write, COMMIT.
+ * The check in round trip 2 is `exchange_require()`: if it fails, the writes behind it fail too
+ * and PostgreSQL answers the COMMIT with ROLLBACK, so nothing of a refused order is kept.
  */
 export function placeOrder(db: Database, request: PlaceOrderRequest): Promise<Outcome<bigint>> {
   const side: Side = request.amount.units > 0n ? "buy" : "sell";
@@ -76,49 +80,77 @@ export function placeOrder(db: Database, request: PlaceOrderRequest): Promise<Ou
       }
       page = (await bookPage(tx, sym, side, limit, page.at(-1))).map(toRestingOrder);
     }
-
-    // Round trip 2: lock every account that trades, in ascending id order, in one statement.
-    const accountIds = [...new Set([accountId, ...fills.map((fill) => fill.resting.accountId)])];
-    const [accountRows, positionRows] = await Promise.all([
-      tx`SELECT id, balance FROM accounts WHERE id = ANY(${accountIds}::text[])
-         ORDER BY id COLLATE "C" FOR UPDATE`.execute(),
-      side === "sell"
-        ? tx`SELECT shares FROM positions WHERE account_id = ${accountId} AND sym = ${sym}
-             FOR UPDATE`.execute()
-        : Promise.resolve([]),
-    ]);
-    const own = accountRows.find((row) => row.id === accountId);
-    if (own === undefined) {
-      return refused("Account does not exist");
-    }
-    const needed = reservation({ side, shares, limit });
-    if (side === "buy") {
-      const balance = decimalFromDatabase(own.balance as string);
-      if (compare(balance, needed) < 0) {
-        return refused(
-          `Insufficient funds: order needs ${formatDecimal(needed)} but balance is ${
-            formatDecimal(balance)
-          }`,
-        );
-      }
-    } else {
-      const held = positionRows.length === 0
-        ? { units: 0n, scale: 0 }
-        : decimalFromDatabase(positionRows[0]!.shares as string);
-      if (compare(held, needed) < 0) {
-        return refused(
-          `Insufficient shares: order sells ${formatDecimal(needed)} of ${sym} but position is ${
-            formatDecimal(held)
-          }`,
-        );
-      }
-    }
-
-    // Round trip 3: write the order, its fills and every balance and position change.
     const settlement = settle({ id: orderId, accountId, side, shares, limit }, fills);
-    await applySettlement(tx, settlement, { orderId, accountId, sym, amount: request.amount, limit });
-    return done(orderId);
+
+    // Round trip 2: locks, check, writes; the helper sends COMMIT right behind them.
+    const accountIds = [...new Set([accountId, ...fills.map((fill) => fill.resting.accountId)])];
+    const needed = formatDecimal(reservation({ side, shares, limit }));
+    const locked = observed(tx`SELECT id, balance FROM accounts WHERE id = ANY(${accountIds}::text[])
+                      ORDER BY id COLLATE "C" FOR UPDATE`.execute());
+    const held = side === "sell"
+      ? observed(tx`SELECT shares FROM positions WHERE account_id = ${accountId} AND sym = ${sym}
+           FOR UPDATE`.execute())
+      : undefined;
+    const check = observed(side === "buy"
+      ? tx`SELECT exchange_require(
+             (SELECT balance FROM accounts WHERE id = ${accountId}) >= ${needed}::numeric,
+             'insufficient_funds')`.execute()
+      : tx`SELECT exchange_require(
+             coalesce((SELECT shares FROM positions WHERE account_id = ${accountId} AND sym = ${sym}), 0)
+               >= ${needed}::numeric,
+             'insufficient_shares')`.execute());
+    const writes = observed(
+      applySettlement(tx, settlement, { orderId, accountId, sym, amount: request.amount, limit }),
+    );
+    return {
+      deferred: (async () => {
+        const [accountRows, positionRows] = await Promise.all([locked, held ?? Promise.resolve([])]);
+        try {
+          await check;
+        } catch (error) {
+          await writes.then(() => {}, () => {});
+          const reason = requirementFailure(error);
+          if (reason === undefined) {
+            throw error;
+          }
+          return refused(refusalMessage(reason, { sym, needed, accountRows, positionRows, accountId }));
+        }
+        await writes;
+        return done(orderId);
+      })(),
+    };
   });
+}
+
+/**
+ * Marks a promise of a pipelined statement as handled from the start: it may fail while the
+ * code is still awaiting an earlier statement, and an unhandled rejection would stop the
+ * process. Awaiting the returned promise still throws its error.
+ */
+function observed<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+/** The client-facing text of a failed funds or shares check. */
+function refusalMessage(
+  reason: string,
+  context: {
+    sym: string;
+    needed: string;
+    accountId: string;
+    accountRows: readonly Record<string, unknown>[];
+    positionRows: readonly Record<string, unknown>[];
+  },
+): string {
+  if (reason === "insufficient_funds") {
+    const row = context.accountRows.find((r) => r.id === context.accountId);
+    const balance = row === undefined ? "0" : formatDatabaseDecimal(row.balance as string);
+    return `Insufficient funds: order needs ${context.needed} but balance is ${balance}`;
+  }
+  const position = context.positionRows[0];
+  const shares = position === undefined ? "0" : formatDatabaseDecimal(position.shares as string);
+  return `Insufficient shares: order sells ${context.needed} of ${context.sym} but position is ${shares}`;
 }
 
 function toRestingOrder(row: Record<string, unknown>): RestingOrder {
@@ -161,8 +193,8 @@ function bookPage(tx: ReservedSql, sym: string, side: Side, limit: Decimal, afte
     FOR UPDATE`;
 }
 
-/** Writes a settlement: all statements sent at once, one round trip. */
-async function applySettlement(
+/** Writes a settlement: all statements sent at once; resolves when all have run. */
+function applySettlement(
   tx: ReservedSql,
   settlement: Settlement,
   order: { orderId: bigint; accountId: string; sym: string; amount: Decimal; limit: Decimal },
@@ -223,7 +255,7 @@ async function applySettlement(
            WITH ORDINALITY AS x(buy, sell, shares, price, n)
       ORDER BY x.n`.execute());
   }
-  await Promise.all(statements);
+  return Promise.all(statements).then(() => undefined);
 }
 
 /** An order's state as `<status>` and `<canceled>` answers show it. */
@@ -296,7 +328,7 @@ export async function queryOrder(
  * Cancels the open part of an order of `accountId`, refunding its cash (buy) or returning its
  * shares (sell). Locks: the order's symbol (1), the order (2), the account (3, buys) or the
  * position (4, sells).
- * Round trips: 3 (BEGIN + locks pipelined; cancel + refund + status read; COMMIT).
+ * Round trips: 2 (BEGIN + locks pipelined; cancel + refund + status read + COMMIT).
  */
 export function cancelOrder(
   db: Database,
@@ -323,7 +355,8 @@ export function cancelOrder(
     }
     const sym = order.sym as string;
     const isBuy = decimalFromDatabase(order.amount as string).units > 0n;
-    const [, , rows] = await Promise.all([
+    // Round trip 2: cancel, refund, read the final status; the helper sends COMMIT behind them.
+    const statements = Promise.all([
       tx`UPDATE orders SET canceled_shares = open_shares, open_shares = 0,
                            canceled_at = ${tx.unsafe(NOW_EPOCH)}
          WHERE id = ${orderId}`.execute(),
@@ -338,8 +371,12 @@ export function cancelOrder(
           .execute(),
       statusRows(tx, orderId, accountId).execute(),
     ]);
-    const status = toStatus(rows);
-    assert(status !== undefined && status.canceled !== undefined, "canceled order has no cancel");
-    return done(status);
+    return {
+      deferred: statements.then(([, , rows]) => {
+        const status = toStatus(rows);
+        assert(status !== undefined && status.canceled !== undefined, "canceled order has no cancel");
+        return done(status);
+      }),
+    };
   });
 }

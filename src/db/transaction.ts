@@ -7,6 +7,11 @@
  * open or a row locked. Deadlocks and serialization failures (40P01, 40001) run the whole unit
  * again, at most `retriesMax` times; every other error goes to the caller.
  *
+ * To save a round trip while locks are held, a unit may instead return a {@link Deferred}: its
+ * last statements are already sent, and COMMIT is sent right behind them without waiting. If
+ * one of those statements fails (for example `exchange_require` refusing), PostgreSQL answers
+ * the COMMIT with ROLLBACK; the helper checks that a deferred refusal really was rolled back.
+ *
  * Global lock order, which every unit of work follows so that no two can deadlock:
  *   1. the symbol row (`symbols ... FOR UPDATE`): the lock on that symbol's order book;
  *   2. order rows of that symbol (`orders ... FOR UPDATE`), in book order;
@@ -15,11 +20,20 @@
  *   4. position rows (`positions`), ascending by account id.
  * A unit may skip levels but never goes back to a lower-numbered one.
  */
+import { AssertionError } from "../exchange/assert.ts";
 import type { Database, ReservedSql } from "./database.ts";
 import { isRetryable } from "./errors.ts";
 
 /** What a unit of work decided: commit and answer `value`, or roll back and refuse. */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; message: string };
+
+/**
+ * The unit's final statements are in flight; `outcome` settles when they have run. It may be a
+ * refusal only if one of those statements failed (so that the pipelined COMMIT rolls back).
+ */
+export interface Deferred<T> {
+  deferred: Promise<Outcome<T>>;
+}
 
 /** Shorthand constructors for outcomes. */
 export function done<T>(value: T): Outcome<T> {
@@ -31,7 +45,7 @@ export function refused<T>(message: string): Outcome<T> {
 }
 
 /** A unit of work: the statements of one operation, on one connection, in one transaction. */
-export type Work<T> = (tx: ReservedSql) => Promise<Outcome<T>>;
+export type Work<T> = (tx: ReservedSql) => Promise<Outcome<T> | Deferred<T>>;
 
 /** Counts of what the helper did, for the benchmark and tests. */
 export const transactionStats = { committed: 0, rolledBack: 0, retried: 0 };
@@ -57,28 +71,61 @@ export async function inTransaction<T>(db: Database, work: Work<T>): Promise<Out
 
 async function runOnce<T>(db: Database, work: Work<T>): Promise<Outcome<T>> {
   const tx = await db.sql.reserve();
-  let committed = false;
+  let finished = false;
   try {
     // BEGIN is sent without waiting for its reply: it travels with the work's first statements.
     const begin = tx`BEGIN`.execute();
-    let outcome: Outcome<T>;
+    let result: Outcome<T> | Deferred<T>;
     try {
-      outcome = await work(tx);
+      result = await work(tx);
     } finally {
       // Surfaces a failed BEGIN, and never leaves its promise unobserved.
       await begin;
     }
-    if (outcome.ok) {
-      await tx`COMMIT`;
-      committed = true;
+    if ("deferred" in result) {
+      const outcome = await commitDeferred(tx, result);
+      finished = true;
+      return outcome;
     }
-    return outcome;
+    if (result.ok) {
+      await tx`COMMIT`;
+      finished = true;
+      transactionStats.committed++;
+    }
+    return result;
   } finally {
-    if (!committed) {
+    if (!finished) {
       await rollback(tx);
     }
     tx.release();
   }
+}
+
+/** Sends COMMIT behind the deferred statements and reconciles the two answers. */
+async function commitDeferred<T>(tx: ReservedSql, result: Deferred<T>): Promise<Outcome<T>> {
+  const commit = tx`COMMIT`.execute();
+  let outcome: Outcome<T>;
+  try {
+    outcome = await result.deferred;
+  } catch (error) {
+    // A statement failed, so the COMMIT is answered as a ROLLBACK; the error goes to the caller
+    // (and the ROLLBACK in `finally` finds no transaction left, which is harmless).
+    await commit.catch(() => {});
+    throw error;
+  }
+  const answer = await commit;
+  if (outcome.ok) {
+    if (answer.command !== "COMMIT") {
+      throw new AssertionError(`COMMIT was answered with ${answer.command}`);
+    }
+    transactionStats.committed++;
+  } else {
+    if (answer.command !== "ROLLBACK") {
+      throw new AssertionError("a deferred refusal was committed: refusals must come from a failed statement");
+    }
+    transactionStats.rolledBack++;
+  }
+  return outcome;
 }
 
 async function rollback(tx: ReservedSql): Promise<void> {
