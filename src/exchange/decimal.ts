@@ -33,8 +33,10 @@ export function parseDecimal(text: string): Decimal | DecimalProblem {
     return "syntax";
   }
   const sign = match[1]!;
+  // Leading integer zeros and trailing fractional zeros do not change the value, so they do
+  // not count against the digit limits.
   const integer = match[2]!.replace(/^0+(?=[0-9])/, "");
-  const fraction = match[3] ?? "";
+  const fraction = (match[3] ?? "").replace(/0+$/, "");
   if (integer.length > DECIMAL_INTEGER_DIGITS_MAX || fraction.length > DECIMAL_FRACTION_DIGITS_MAX) {
     return "too_many_digits";
   }

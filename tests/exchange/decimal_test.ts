@@ -28,8 +28,9 @@ Deno.test("parseDecimal bounds the number of digits", () => {
   strictEqual(parseDecimal("1".repeat(19)), "too_many_digits");
   strictEqual(parseDecimal("0." + "1".repeat(13)), "too_many_digits");
   strictEqual(typeof parseDecimal("9".repeat(18) + "." + "9".repeat(12)), "object");
-  // Leading zeros do not count against the limit.
+  // Leading and trailing zeros do not count against the limit.
   strictEqual(typeof parseDecimal("0".repeat(30) + "1"), "object");
+  strictEqual(formatDecimal(d("1." + "0".repeat(30))), "1");
 });
 
 Deno.test("formatDecimal writes plainly without trailing zeros", () => {
