@@ -1,0 +1,174 @@
+/** Command-line options of `deno task bench`, with bounded defaults (about two minutes). */
+import { parseArgs } from "node:util";
+
+/** How requests travel: one connection per request, or persistent and pipelined. */
+export type Framing = "text" | "binary";
+
+/** One CPU configuration of the sweep: a label and the `taskset -c` list (none: all cores). */
+export interface CoreSetting {
+  label: string;
+  cpuList: string | undefined;
+}
+
+/** Everything one bench run needs to know. */
+export interface BenchOptions {
+  durationMs: number;
+  clients: number[];
+  repetitions: number;
+  symbols: number;
+  framings: Framing[];
+  cores: CoreSetting[];
+  outDir: string;
+  quick: boolean;
+  /** Binary framing: requests each connection keeps in flight. */
+  pipelineDepth: number;
+  /** Client count of the target checks (orders-only and queries-only, text framing). */
+  targetClients: number;
+  /** Idle connections held open for the memory measurement (0 skips it). */
+  idleConnections: number;
+  /** Skip pgbench even when it is installed. */
+  noPgbench: boolean;
+  /** Set when benchmarking a server someone else started. */
+  external: { host: string; port: number; serverPid: number | undefined } | undefined;
+  /** Extra flags for the server we start, e.g. `--workers 2`. */
+  serverArgs: string[];
+}
+
+/** Thrown for a malformed flag; the message is meant for the user. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** The help text. */
+export const USAGE = `Usage: deno task bench [options]
+
+  --duration-ms N        length of each measured point (1000; pgbench rounds up to whole seconds)
+  --clients LIST         client counts to sweep (1,4,16,64)
+  --repetitions N        repetitions of every point (3)
+  --symbols N            symbols the orders spread over (4)
+  --framing LIST         text,binary
+  --cores LIST           CPU settings: a number pins server and PostgreSQL with taskset, all = no pin (1,all)
+  --pipeline-depth N     requests in flight per binary connection (4)
+  --target-clients N     clients of the target checks (16)
+  --idle-connections N   idle connections for the memory measurement (1000; 0 skips)
+  --no-pgbench           do not run pgbench
+  --server-args "ARGS"   extra flags for the server we start (e.g. "--workers 2")
+  --host H --port P      benchmark a running server instead (no pgbench; CPU/RSS need --server-pid)
+  --server-pid N         pid of that server, for CPU and memory figures
+  --out DIR              where REPORT.md, results.json and the SVG charts go (bench-results/)
+  --quick                a tiny run for smoke tests (about 20 s)
+  --help
+`;
+
+const MAX_CLIENTS = 1024;
+const MAX_DURATION_MS = 600_000;
+
+function positiveInt(name: string, raw: string, max: number): number {
+  if (!/^[0-9]+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
+    throw new UsageError(
+      `--${name} must be a whole number from 1 to ${max}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return Number(raw);
+}
+
+function list(raw: string): string[] {
+  return raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+/** Turns `1`, `2`, `all` into taskset CPU lists (`0`, `0-1`, none). */
+function parseCores(raw: string, cpuCount: number): CoreSetting[] {
+  return list(raw).map((item) => {
+    if (item === "all") {
+      return { label: `all (${cpuCount})`, cpuList: undefined };
+    }
+    const n = positiveInt("cores", item, cpuCount);
+    return { label: String(n), cpuList: n === 1 ? "0" : `0-${n - 1}` };
+  });
+}
+
+/** Parses flags; `--quick` changes the defaults, explicit flags still win. Null means --help. */
+export function parseBenchOptions(args: string[], cpuCount: number): BenchOptions | null {
+  const { values: v } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      "duration-ms": { type: "string" },
+      clients: { type: "string" },
+      repetitions: { type: "string" },
+      symbols: { type: "string" },
+      framing: { type: "string" },
+      cores: { type: "string" },
+      "pipeline-depth": { type: "string" },
+      "target-clients": { type: "string" },
+      "idle-connections": { type: "string" },
+      "no-pgbench": { type: "boolean" },
+      "server-args": { type: "string" },
+      host: { type: "string" },
+      port: { type: "string" },
+      "server-pid": { type: "string" },
+      out: { type: "string" },
+      quick: { type: "boolean" },
+      help: { type: "boolean" },
+    },
+  });
+  if (v.help === true) {
+    return null;
+  }
+  const quick = v.quick === true;
+  // Quick mode: one small point per framing, one repetition, all cores, few idle connections.
+  const d = quick
+    ? { duration: "1000", clients: "2", reps: "1", cores: "all", target: "2", idle: "100" }
+    : {
+      duration: "1000",
+      clients: "1,4,16,64",
+      reps: "3",
+      cores: "1,all",
+      target: "16",
+      idle: "1000",
+    };
+  const framings = list(v.framing ?? "text,binary").map((f) => {
+    if (f !== "text" && f !== "binary") {
+      throw new UsageError(`--framing takes text and/or binary, got ${JSON.stringify(f)}`);
+    }
+    return f as Framing;
+  });
+  const clients = [
+    ...new Set(list(v.clients ?? d.clients).map((c) => positiveInt("clients", c, MAX_CLIENTS))),
+  ];
+  let external: BenchOptions["external"];
+  if (v.host !== undefined || v.port !== undefined) {
+    const host = v.host ?? "127.0.0.1";
+    if (host !== "127.0.0.1" && host !== "localhost") {
+      // The bench floods its target; only the local machine is a fair (and polite) target.
+      throw new UsageError("--host must be 127.0.0.1 (the bench only targets the local machine)");
+    }
+    external = {
+      host: "127.0.0.1",
+      port: positiveInt("port", v.port ?? "12345", 65535),
+      serverPid: v["server-pid"] === undefined
+        ? undefined
+        : positiveInt("server-pid", v["server-pid"], 2 ** 22),
+    };
+  }
+  const idleRaw = v["idle-connections"] ?? d.idle;
+  return {
+    durationMs: positiveInt("duration-ms", v["duration-ms"] ?? d.duration, MAX_DURATION_MS),
+    clients: clients.sort((a, b) => a - b),
+    repetitions: positiveInt("repetitions", v.repetitions ?? d.reps, 100),
+    symbols: positiveInt("symbols", v.symbols ?? "4", 1000),
+    framings,
+    cores: external === undefined
+      ? parseCores(v.cores ?? d.cores, cpuCount)
+      : [{ label: "external", cpuList: undefined }],
+    outDir: v.out ?? "bench-results",
+    quick,
+    pipelineDepth: positiveInt("pipeline-depth", v["pipeline-depth"] ?? "4", 64),
+    targetClients: positiveInt("target-clients", v["target-clients"] ?? d.target, MAX_CLIENTS),
+    idleConnections: idleRaw === "0" ? 0 : positiveInt("idle-connections", idleRaw, 10_000),
+    noPgbench: v["no-pgbench"] === true || external !== undefined,
+    external,
+    serverArgs: list((v["server-args"] ?? "").replaceAll(" ", ",")),
+  };
+}

@@ -1,0 +1,117 @@
+/** CPU time and memory of the server and its PostgreSQL, read from /proc (Linux only). */
+import { join } from "node:path";
+
+/** Kernel clock ticks per second; 100 on every mainstream Linux build. */
+const CLK_TCK = 100;
+
+interface StatFields {
+  ppid: number;
+  /** utime + stime of the process itself, in ticks. */
+  own: number;
+  /** cutime + cstime: time of children it has waited for, in ticks. */
+  reaped: number;
+}
+
+function readStat(pid: number): StatFields | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return undefined;
+  }
+  // The command name may hold spaces and parentheses; fields resume after the last ')'.
+  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const field = (n: number) => Number(rest[n - 3] ?? 0);
+  return { ppid: field(4), own: field(14) + field(15), reaped: field(16) + field(17) };
+}
+
+/** The postmaster's pid, from `<dataDir>/pg/postmaster.pid`, if it is running. */
+export function postmasterPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number(Deno.readTextFileSync(join(dataDir, "pg", "postmaster.pid")).split("\n")[0]);
+    return readStat(pid) === undefined ? undefined : pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The directory holding PostgreSQL's Unix socket (line 5 of postmaster.pid). */
+export function postgresSocketDir(dataDir: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(join(dataDir, "pg", "postmaster.pid")).split("\n")[4]?.trim() ||
+      undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Seconds of CPU used so far by `pid` (all its threads). */
+export function processCpuSeconds(pid: number): number {
+  return (readStat(pid)?.own ?? 0) / CLK_TCK;
+}
+
+/**
+ * Seconds of CPU used so far by a postmaster and all its backends. Live children are read one
+ * by one; exited ones have moved into the postmaster's cutime, so the sum never jumps back.
+ */
+export function postgresCpuSeconds(postmaster: number): number {
+  const root = readStat(postmaster);
+  if (root === undefined) {
+    return 0;
+  }
+  let ticks = root.own + root.reaped;
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^[0-9]+$/.test(entry.name)) {
+      continue;
+    }
+    const stat = readStat(Number(entry.name));
+    if (stat?.ppid === postmaster) {
+      ticks += stat.own;
+    }
+  }
+  return ticks / CLK_TCK;
+}
+
+/** Resident memory of `pid` in bytes (VmRSS), or undefined if it is gone. */
+export function rssBytes(pid: number): number | undefined {
+  try {
+    const match = /VmRSS:\s+([0-9]+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of the server, PostgreSQL and this bench process, sampled at one instant. */
+export interface CpuSample {
+  atMs: number;
+  server: number;
+  postgres: number;
+  client: number;
+}
+
+/** Samples CPU counters; missing pids count as zero. */
+export function sampleCpu(
+  serverPid: number | undefined,
+  postmaster: number | undefined,
+): CpuSample {
+  return {
+    atMs: performance.now(),
+    server: serverPid === undefined ? 0 : processCpuSeconds(serverPid),
+    postgres: postmaster === undefined ? 0 : postgresCpuSeconds(postmaster),
+    client: processCpuSeconds(Deno.pid),
+  };
+}
+
+/** CPU use between two samples, in percent of one core (200 = two cores busy). */
+export function cpuPercent(
+  a: CpuSample,
+  b: CpuSample,
+): { server: number; postgres: number; client: number } {
+  const seconds = Math.max(1e-3, (b.atMs - a.atMs) / 1000);
+  return {
+    server: (100 * (b.server - a.server)) / seconds,
+    postgres: (100 * (b.postgres - a.postgres)) / seconds,
+    client: (100 * (b.client - a.client)) / seconds,
+  };
+}

@@ -1,0 +1,215 @@
+/**
+ * The request mix of one simulated trader: orders (about half of them crossing the spread),
+ * queries and cancels of its own orders. Prices and amounts are built as decimal strings from
+ * small integers: no binary floating point ever reaches a request.
+ */
+
+/** What a point measures: the realistic mix, or one operation kind for the target checks. */
+export type WorkloadKind = "mix" | "orders" | "queries";
+
+/** The kind of one operation inside a request. */
+export type OpKind = "order" | "query" | "cancel";
+
+/** One request ready to send, and what it holds. */
+export interface BenchRequest {
+  xml: string;
+  ops: OpKind[];
+  /** For each op: the order is passive (rests on the book) — only meaningful for orders. */
+  passive: boolean[];
+}
+
+/** What an answer told us. */
+export interface AnswerCheck {
+  /** Unexpected `<error>`s and malformed answers. */
+  errors: number;
+  /** Expected business refusals (insufficient funds, cancel of a fully filled order). */
+  refusals: number;
+  /** The first few unexpected error messages, for the report. */
+  messages: string[];
+}
+
+/** Refusals a correct server gives to a correct client in a race it cannot foresee. */
+const EXPECTED_REFUSAL = /Insufficient|nothing open/i;
+/** One top-level element of `<results>`; `<status>`/`<canceled id>` hold child elements. */
+const RESULT_ELEMENT =
+  /<(opened|created)\b[^>]*\/>|<error\b([^>]*)>([^<]*)<\/error>|<(status|canceled)\b[^>]*?(?:\/>|>[\s\S]*?<\/\4>)/g;
+const ORDER_ID = /\bid="([0-9]+)"/;
+/** Orders a client remembers for queries and cancels (older ones are forgotten). */
+const REMEMBERED_MAX = 64;
+
+/** A small deterministic PRNG (mulberry32), so runs are repeatable per seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Symbol names used by the bench. */
+export function symbolNames(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `BX${i}`);
+}
+
+/** One trader's request stream; shared by the pipelined lanes of a binary connection. */
+export class TraderWorkload {
+  readonly #account: string;
+  readonly #symbols: string[];
+  readonly #kind: WorkloadKind;
+  readonly #random: () => number;
+  /** Recent order ids, for queries. */
+  readonly #recent: string[] = [];
+  /** Recent passive order ids not yet canceled, for cancels. */
+  readonly #passive: string[] = [];
+
+  constructor(account: string, symbols: string[], kind: WorkloadKind, seed: number) {
+    this.#account = account;
+    this.#symbols = symbols;
+    this.#kind = kind;
+    this.#random = rng(seed);
+  }
+
+  /** Requests sent before the clock starts, so queries and cancels have orders to refer to. */
+  warmup(): BenchRequest[] {
+    return Array.from({ length: 4 }, () => this.#wrap([this.#order(true)]));
+  }
+
+  /** The next request of the stream. */
+  next(): BenchRequest {
+    if (this.#kind === "orders") {
+      return this.#wrap([this.#order(this.#random() < 0.5)]);
+    }
+    if (this.#kind === "queries") {
+      return this.#wrap([this.#query()]);
+    }
+    // The mix: 60% orders, 30% queries, 10% cancels; one request in ten carries three operations.
+    const ops = this.#random() < 0.1 ? 3 : 1;
+    const parts: Array<{ xml: string; op: OpKind; passive: boolean }> = [];
+    for (let i = 0; i < ops; i++) {
+      const r = this.#random();
+      parts.push(
+        r < 0.6 ? this.#order(this.#random() < 0.5) : r < 0.9 ? this.#query() : this.#cancel(),
+      );
+    }
+    return this.#wrap(parts);
+  }
+
+  /** Checks an answer against its request and remembers the ids of opened orders. */
+  observe(request: BenchRequest, answer: string): AnswerCheck {
+    const check: AnswerCheck = { errors: 0, refusals: 0, messages: [] };
+    if (!answer.startsWith("<results")) {
+      return {
+        errors: 1,
+        refusals: 0,
+        messages: [`not a <results> answer: ${answer.slice(0, 120)}`],
+      };
+    }
+    let index = 0;
+    for (const match of answer.matchAll(RESULT_ELEMENT)) {
+      const op = request.ops[index];
+      if (match[1] === "opened") {
+        const id = ORDER_ID.exec(match[0])?.[1];
+        if (id !== undefined) {
+          this.#remember(id, request.passive[index] === true);
+        }
+      } else if (match[3] !== undefined) {
+        if (EXPECTED_REFUSAL.test(match[3]) && op !== "query") {
+          check.refusals++;
+        } else {
+          check.errors++;
+          check.messages.push(`${op ?? "?"}: ${match[3]}`);
+        }
+      }
+      index++;
+    }
+    if (index !== request.ops.length) {
+      check.errors++;
+      check.messages.push(`answer holds ${index} results for ${request.ops.length} operations`);
+    }
+    return check;
+  }
+
+  #wrap(parts: Array<{ xml: string; op: OpKind; passive: boolean }>): BenchRequest {
+    return {
+      xml: `<transactions id="${this.#account}">${parts.map((p) => p.xml).join("")}</transactions>`,
+      ops: parts.map((p) => p.op),
+      passive: parts.map((p) => p.passive),
+    };
+  }
+
+  #int(below: number): number {
+    return Math.floor(this.#random() * below);
+  }
+
+  /**
+   * Around a mid price of 100: passive buys at 90.0-99.9, passive sells at 100.1-109.9 (they
+   * rest), aggressive buys at 112 and sells at 88 (they cross whatever rests on the other side).
+   * Half the orders are aggressive, so about half cross and the book stays about the same size.
+   */
+  #order(passive: boolean): { xml: string; op: OpKind; passive: boolean } {
+    const sym = this.#symbols[this.#int(this.#symbols.length)] ?? "BX0";
+    const buy = this.#random() < 0.5;
+    const shares = String(1 + this.#int(10));
+    const tenth = String(this.#int(10));
+    const limit = passive
+      ? (buy
+        ? `${90 + this.#int(10)}.${tenth}`
+        : `${100 + this.#int(10)}.${tenth === "0" ? "1" : tenth}`)
+      : buy
+      ? "112"
+      : "88";
+    const amount = buy ? shares : `-${shares}`;
+    return {
+      xml: `<order sym="${sym}" amount="${amount}" limit="${limit}"/>`,
+      op: "order",
+      passive,
+    };
+  }
+
+  #query(): { xml: string; op: OpKind; passive: boolean } {
+    const id = this.#recent[this.#int(this.#recent.length)];
+    return id === undefined
+      ? this.#order(true)
+      : { xml: `<query id="${id}"/>`, op: "query", passive: false };
+  }
+
+  #cancel(): { xml: string; op: OpKind; passive: boolean } {
+    // The newest passive order is the likeliest to be still open; a filled one is an expected refusal.
+    const id = this.#passive.pop();
+    return id === undefined
+      ? this.#order(true)
+      : { xml: `<cancel id="${id}"/>`, op: "cancel", passive: false };
+  }
+
+  #remember(id: string, passive: boolean): void {
+    this.#recent.push(id);
+    if (this.#recent.length > REMEMBERED_MAX) {
+      this.#recent.shift();
+    }
+    if (passive) {
+      this.#passive.push(id);
+      if (this.#passive.length > REMEMBERED_MAX) {
+        this.#passive.shift();
+      }
+    }
+  }
+}
+
+/** The `<create>` request that sets up accounts with ample cash and shares of every symbol. */
+export function setupRequest(accounts: string[], symbols: string[]): string {
+  // Ample: a trader spends at most ~1100 per order and sells at most 10 shares per order.
+  const cash = "1000000000000";
+  const shares = "1000000000";
+  const accountXml = accounts.map((id) => `<account id="${id}" balance="${cash}"/>`).join("");
+  const symbolXml = symbols
+    .map((sym) =>
+      `<symbol sym="${sym}">${
+        accounts.map((id) => `<account id="${id}">${shares}</account>`).join("")
+      }</symbol>`
+    )
+    .join("");
+  return `<create>${accountXml}${symbolXml}</create>`;
+}

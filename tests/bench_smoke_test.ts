@@ -1,0 +1,54 @@
+/** End-to-end smoke test of `deno task bench --quick`: report, charts, throughput, no errors. */
+import { ok } from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const BENCH = fileURLToPath(new URL("../scripts/bench.ts", import.meta.url));
+
+Deno.test({
+  name: "bench --quick runs end to end and writes a report with charts",
+  // The bench starts a server and PostgreSQL as subprocesses and stops them itself.
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const out = await Deno.makeTempDir({ prefix: "bench-smoke-" });
+    try {
+      const started = performance.now();
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", BENCH, "--quick", "--out", out],
+        stdout: "piped",
+        stderr: "piped",
+        stdin: "null",
+      }).spawn();
+      // Bound the run: a hung bench fails the test instead of hanging it.
+      const timer = setTimeout(() => child.kill("SIGINT"), 60_000);
+      const output = await child.output();
+      clearTimeout(timer);
+      const seconds = (performance.now() - started) / 1000;
+      const log = new TextDecoder().decode(output.stderr) + new TextDecoder().decode(output.stdout);
+      ok(output.code === 0, `bench exited with ${output.code}:\n${log}`);
+      ok(seconds < 40, `bench --quick took ${seconds.toFixed(1)} s (limit 40 s)`);
+
+      const report = await Deno.readTextFile(`${out}/REPORT.md`);
+      ok(report.includes("## Targets"), "report lists the targets");
+      const svgs = [...Deno.readDirSync(out)].filter((e) => e.name.endsWith(".svg"));
+      ok(svgs.length >= 1, "at least one SVG chart");
+      for (const svg of svgs) {
+        ok(
+          (await Deno.readTextFile(`${out}/${svg.name}`)).startsWith("<svg"),
+          `${svg.name} is an SVG`,
+        );
+      }
+
+      const results = JSON.parse(await Deno.readTextFile(`${out}/results.json`)) as {
+        points: Array<{ opsPerS: number; errors: number; errorMessages: string[] }>;
+      };
+      ok(results.points.length > 0, "points were measured");
+      for (const point of results.points) {
+        ok(point.opsPerS > 0, "throughput > 0");
+        ok(point.errors === 0, `no errors, got ${point.errors}: ${point.errorMessages.join("; ")}`);
+      }
+    } finally {
+      await Deno.remove(out, { recursive: true }).catch(() => {});
+    }
+  },
+});
