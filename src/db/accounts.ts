@@ -27,12 +27,44 @@ export function createAccount(db: Database, id: string, balance: Decimal): Promi
     }));
 }
 
+/** Most account ids remembered as existing by one process. */
+export const KNOWN_ACCOUNTS_MAX = 100_000;
+
 /**
- * True if the account exists. Accounts are never deleted, so the answer cannot go stale in a
- * way that matters: an account seen here still exists when its operations run.
- * Round trips: 1 (a single read; no locks, no transaction needed).
+ * Account ids seen to exist, per pool (so per database). Accounts are never deleted (and
+ * `--reset` only runs before the server listens), so once an id exists it exists for good and
+ * the answer can be remembered; only "exists" is cached, never "missing". Bounded: the oldest
+ * entry goes when it is full.
+ */
+const knownAccounts = new WeakMap<Database["sql"], Set<string>>();
+
+function remember(known: Set<string>, id: string): void {
+  if (known.size >= KNOWN_ACCOUNTS_MAX) {
+    const oldest = known.values().next();
+    if (!oldest.done) {
+      known.delete(oldest.value);
+    }
+  }
+  known.add(id);
+}
+
+/**
+ * True if the account exists.
+ * Round trips: 0 for an account already seen to exist, else 1 (a single read, no locks).
  */
 export async function accountExists(db: Database, id: string): Promise<boolean> {
+  let known = knownAccounts.get(db.sql);
+  if (known === undefined) {
+    known = new Set();
+    knownAccounts.set(db.sql, known);
+  }
+  if (known.has(id)) {
+    return true;
+  }
   const rows = await db.sql`SELECT 1 FROM accounts WHERE id = ${id}`;
-  return rows.length === 1;
+  if (rows.length === 1) {
+    remember(known, id);
+    return true;
+  }
+  return false;
 }

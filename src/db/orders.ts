@@ -47,7 +47,7 @@ export interface PlaceOrderRequest {
  * ascending (3), and for a sell the seller's position (4).
  * Round trips: 2 when the first page of the book suffices, one more per further page:
  *   1. BEGIN, book lock, first page of crossing orders, a transaction id;
- *   2. account locks, position lock (sells), funds/shares check, every write, COMMIT.
+ *   2. account locks, funds check or position lock and shares check, every write, COMMIT.
  * The check in round trip 2 is `exchange_require()`: if it fails, the writes behind it fail too
  * and PostgreSQL answers the COMMIT with ROLLBACK, so nothing of a refused order is kept.
  */
@@ -87,24 +87,21 @@ export function placeOrder(db: Database, request: PlaceOrderRequest): Promise<Ou
     const needed = formatDecimal(reservation({ side, shares, limit }));
     const locked = observed(tx`SELECT id, balance FROM accounts WHERE id = ANY(${accountIds}::text[])
                       ORDER BY id COLLATE "C" FOR UPDATE`.execute());
-    const held = side === "sell"
-      ? observed(tx`SELECT shares FROM positions WHERE account_id = ${accountId} AND sym = ${sym}
-           FOR UPDATE`.execute())
-      : undefined;
+    // The check reads the locked balance; for a sell it locks the position itself (level 4).
+    // The refusal reason carries the amount available, for the client's message.
     const check = observed(side === "buy"
-      ? tx`SELECT exchange_require(
-             (SELECT balance FROM accounts WHERE id = ${accountId}) >= ${needed}::numeric,
-             'insufficient_funds')`.execute()
-      : tx`SELECT exchange_require(
-             coalesce((SELECT shares FROM positions WHERE account_id = ${accountId} AND sym = ${sym}), 0)
-               >= ${needed}::numeric,
-             'insufficient_shares')`.execute());
+      ? tx`SELECT exchange_require(a.balance >= ${needed}::numeric, 'insufficient_funds ' || a.balance)
+           FROM accounts AS a WHERE a.id = ${accountId}`.execute()
+      : tx`SELECT exchange_require(p.shares >= ${needed}::numeric, 'insufficient_shares ' || p.shares)
+           FROM (SELECT coalesce((SELECT shares FROM positions WHERE account_id = ${accountId} AND sym = ${sym}
+                                  FOR UPDATE), 0) AS shares) AS p`.execute());
     const writes = observed(
       applySettlement(tx, settlement, { orderId, accountId, sym, amount: request.amount, limit }),
     );
     return {
       deferred: (async () => {
-        const [accountRows, positionRows] = await Promise.all([locked, held ?? Promise.resolve([])]);
+        const accountRows = await locked;
+        assert(accountRows.some((row) => row.id === accountId), "the ordering account is not locked");
         try {
           await check;
         } catch (error) {
@@ -113,7 +110,7 @@ export function placeOrder(db: Database, request: PlaceOrderRequest): Promise<Ou
           if (reason === undefined) {
             throw error;
           }
-          return refused(refusalMessage(reason, { sym, needed, accountRows, positionRows, accountId }));
+          return refused(refusalMessage(reason, sym, needed));
         }
         await writes;
         return done(orderId);
@@ -132,25 +129,14 @@ function observed<T>(promise: Promise<T>): Promise<T> {
   return promise;
 }
 
-/** The client-facing text of a failed funds or shares check. */
-function refusalMessage(
-  reason: string,
-  context: {
-    sym: string;
-    needed: string;
-    accountId: string;
-    accountRows: readonly Record<string, unknown>[];
-    positionRows: readonly Record<string, unknown>[];
-  },
-): string {
-  if (reason === "insufficient_funds") {
-    const row = context.accountRows.find((r) => r.id === context.accountId);
-    const balance = row === undefined ? "0" : formatDatabaseDecimal(row.balance as string);
-    return `Insufficient funds: order needs ${context.needed} but balance is ${balance}`;
+/** The client-facing text of a failed funds or shares check ("insufficient_funds 12.5"). */
+function refusalMessage(reason: string, sym: string, needed: string): string {
+  const [kind, available = "0"] = reason.split(" ");
+  const amount = formatDatabaseDecimal(available);
+  if (kind === "insufficient_funds") {
+    return `Insufficient funds: order needs ${needed} but balance is ${amount}`;
   }
-  const position = context.positionRows[0];
-  const shares = position === undefined ? "0" : formatDatabaseDecimal(position.shares as string);
-  return `Insufficient shares: order sells ${context.needed} of ${context.sym} but position is ${shares}`;
+  return `Insufficient shares: order sells ${needed} of ${sym} but position is ${amount}`;
 }
 
 function toRestingOrder(row: Record<string, unknown>): RestingOrder {
