@@ -42,6 +42,7 @@ export class EmbeddedPostgres {
   readonly connection: EmbeddedConnection;
   readonly #owner: { uid: number; gid: number } | undefined;
   readonly #options: EmbeddedPostgresOptions;
+  #adopted = false;
 
   private constructor(
     options: EmbeddedPostgresOptions,
@@ -66,6 +67,14 @@ export class EmbeddedPostgres {
     await pg.#writeSettings();
     await pg.#startServer();
     return pg;
+  }
+
+  /**
+   * True if the last start found the cluster already running and reused it instead of starting
+   * it: then someone else (a server) owns it, and this process should not stop it.
+   */
+  get adoptedRunningServer(): boolean {
+    return this.#adopted;
   }
 
   /** True if a postmaster is running for this cluster. */
@@ -161,7 +170,8 @@ export class EmbeddedPostgres {
   }
 
   async #startServer(): Promise<void> {
-    if (await this.#adoptRunningServer()) {
+    this.#adopted = await this.#adoptRunningServer();
+    if (this.#adopted) {
       return;
     }
     // After a crash, the dead postmaster's children can hold its shared memory for a moment,
