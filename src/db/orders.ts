@@ -46,8 +46,9 @@ export interface PlaceOrderRequest {
  * Locks: the symbol row (1), the crossing resting orders (2), every account that trades,
  * ascending (3), and for a sell the seller's position (4).
  * Round trips: 2 when the first page of the book suffices, one more per further page:
- *   1. BEGIN, book lock, first page of crossing orders, a transaction id;
- *   2. account locks, funds check or position lock and shares check, every write, COMMIT.
+ *   1. BEGIN, book lock with a new transaction id, first page of crossing orders;
+ *   2. account locks, funds check (or position lock and shares check), one statement writing
+ *      the order, its fills, balances and positions, COMMIT.
  * The check in round trip 2 is `exchange_require()`: if it fails, the writes behind it fail too
  * and PostgreSQL answers the COMMIT with ROLLBACK, so nothing of a refused order is kept.
  */
@@ -57,15 +58,18 @@ export function placeOrder(db: Database, request: PlaceOrderRequest): Promise<Ou
   const { accountId, sym, limit } = request;
   return inTransaction(db, async (tx) => {
     // Round trip 1: the book lock, the first page of crossing orders, a transaction id.
-    const [symbolRows, firstPage, idRows] = await Promise.all([
-      tx`SELECT sym FROM symbols WHERE sym = ${sym} FOR UPDATE`.execute(),
+    const [symbolRows, firstPage] = await Promise.all([
+      // The id is drawn only once the book lock is held (outer query over the locked row; in
+      // `SELECT nextval(...) FROM symbols ... FOR UPDATE` it would be drawn before waiting for
+      // the lock), so ids follow the order in which orders reach the book: time priority.
+      tx`SELECT nextval('order_ids') AS id
+         FROM (SELECT sym FROM symbols WHERE sym = ${sym} FOR UPDATE) AS book`.execute(),
       bookPage(tx, sym, side, limit, undefined).execute(),
-      tx`SELECT nextval('order_ids') AS id`.execute(),
     ]);
     if (symbolRows.length === 0) {
       return refused(`Unknown symbol ${sym}`);
     }
-    const orderId = BigInt(idRows[0]!.id as string);
+    const orderId = BigInt(symbolRows[0]!.id as string);
 
     // Matching, page by page; the book cannot change underneath: we hold its lock.
     const fills: Fill[] = [];
@@ -179,69 +183,85 @@ function bookPage(tx: ReservedSql, sym: string, side: Side, limit: Decimal, afte
     FOR UPDATE`;
 }
 
-/** Writes a settlement: all statements sent at once; resolves when all have run. */
-function applySettlement(
+/**
+ * Writes a settlement in one statement: each data-modifying CTE touches different rows (the
+ * settlement nets every account to one cash and one share change), and foreign keys are
+ * checked at the end of the statement, when the new order row exists. Resolves when it has run;
+ * the row counts it returns are checked against the settlement.
+ */
+async function applySettlement(
   tx: ReservedSql,
   settlement: Settlement,
   order: { orderId: bigint; accountId: string; sym: string; amount: Decimal; limit: Decimal },
 ): Promise<void> {
-  const statements: Promise<unknown>[] = [];
-  // The new order, with whatever is left open after matching.
-  statements.push(tx`
-    INSERT INTO orders (id, account_id, sym, amount, limit_price, open_shares, created_at)
-    VALUES (${order.orderId.toString()}, ${order.accountId}, ${order.sym},
-            ${formatDecimal(order.amount)}, ${formatDecimal(order.limit)},
-            ${formatDecimal(settlement.incomingOpen)}, ${tx.unsafe(NOW_EPOCH)})`.execute());
-  // Balances: one row per account, net of reservation, refunds and proceeds.
-  if (settlement.cash.size > 0) {
-    const ids = [...settlement.cash.keys()];
-    const deltas = [...settlement.cash.values()].map(formatDecimal);
-    statements.push(tx`
-      UPDATE accounts AS a SET balance = a.balance + d.delta
-      FROM unnest(${ids}::text[], ${deltas}::numeric[]) AS d(id, delta)
-      WHERE a.id = d.id`.execute());
-  }
-  // Positions: credits may create the row (a first purchase); debits only touch existing rows,
-  // because a CHECK on the would-be-inserted negative row fails before ON CONFLICT is considered.
+  const cash = [...settlement.cash];
+  // Credits may create a position (a first purchase); debits only touch existing rows, because
+  // a CHECK on a would-be-inserted negative row fails before ON CONFLICT is considered.
   const credits = [...settlement.shares].filter(([, delta]) => isPositive(delta));
   const debits = [...settlement.shares].filter(([, delta]) => !isPositive(delta));
-  if (credits.length > 0) {
-    statements.push(tx`
+  const fills = settlement.restingFilled;
+  const executions = settlement.executions;
+  const ids = (pairs: Array<[string, Decimal]>) => pairs.map(([id]) => id);
+  const deltas = (pairs: Array<[string, Decimal]>) => pairs.map(([, delta]) => formatDecimal(delta));
+  const [counts] = await tx`
+    WITH new_order AS (
+      INSERT INTO orders (id, account_id, sym, amount, limit_price, open_shares, created_at)
+      VALUES (${order.orderId.toString()}, ${order.accountId}, ${order.sym},
+              ${formatDecimal(order.amount)}, ${formatDecimal(order.limit)},
+              ${formatDecimal(settlement.incomingOpen)}, ${tx.unsafe(NOW_EPOCH)})
+      RETURNING id
+    ), balances AS (
+      UPDATE accounts AS a SET balance = a.balance + d.delta
+      FROM unnest(${ids(cash)}::text[], ${deltas(cash)}::numeric[]) AS d(id, delta)
+      WHERE a.id = d.id
+      RETURNING a.id
+    ), credited AS (
       INSERT INTO positions (account_id, sym, shares)
       SELECT d.id, ${order.sym}, d.delta
-      FROM unnest(${credits.map(([id]) => id)}::text[],
-                  ${credits.map(([, delta]) => formatDecimal(delta))}::numeric[]) AS d(id, delta)
+      FROM unnest(${ids(credits)}::text[], ${deltas(credits)}::numeric[]) AS d(id, delta)
       ORDER BY d.id COLLATE "C"
-      ON CONFLICT (account_id, sym) DO UPDATE SET shares = positions.shares + excluded.shares`
-      .execute());
-  }
-  if (debits.length > 0) {
-    statements.push(tx`
+      ON CONFLICT (account_id, sym) DO UPDATE SET shares = positions.shares + excluded.shares
+      RETURNING account_id
+    ), debited AS (
       UPDATE positions AS p SET shares = p.shares + d.delta
-      FROM unnest(${debits.map(([id]) => id)}::text[],
-                  ${debits.map(([, delta]) => formatDecimal(delta))}::numeric[]) AS d(id, delta)
-      WHERE p.account_id = d.id AND p.sym = ${order.sym}`.execute());
-  }
-  if (settlement.restingFilled.length > 0) {
-    statements.push(tx`
+      FROM unnest(${ids(debits)}::text[], ${deltas(debits)}::numeric[]) AS d(id, delta)
+      WHERE p.account_id = d.id AND p.sym = ${order.sym}
+      RETURNING p.account_id
+    ), filled AS (
       UPDATE orders AS o SET open_shares = o.open_shares - f.shares
-      FROM unnest(${settlement.restingFilled.map((f) => f.id.toString())}::bigint[],
-                  ${settlement.restingFilled.map((f) => formatDecimal(f.shares))}::numeric[])
-           AS f(id, shares)
-      WHERE o.id = f.id`.execute());
-    // Executions in fill order, so that their ids (and a query's "oldest first") follow it.
-    const e = settlement.executions;
-    statements.push(tx`
+      FROM unnest(${fills.map((f) => f.id.toString())}::bigint[],
+                  ${fills.map((f) => formatDecimal(f.shares))}::numeric[]) AS f(id, shares)
+      WHERE o.id = f.id
+      RETURNING o.id
+    ), executed AS (
+      -- In fill order, so that execution ids (and a query's "oldest first") follow it.
       INSERT INTO executions (buy_order_id, sell_order_id, shares, price, executed_at)
       SELECT x.buy, x.sell, x.shares, x.price, ${tx.unsafe(NOW_EPOCH)}
-      FROM unnest(${e.map((x) => x.buyOrderId.toString())}::bigint[],
-                  ${e.map((x) => x.sellOrderId.toString())}::bigint[],
-                  ${e.map((x) => formatDecimal(x.shares))}::numeric[],
-                  ${e.map((x) => formatDecimal(x.price))}::numeric[])
+      FROM unnest(${executions.map((x) => x.buyOrderId.toString())}::bigint[],
+                  ${executions.map((x) => x.sellOrderId.toString())}::bigint[],
+                  ${executions.map((x) => formatDecimal(x.shares))}::numeric[],
+                  ${executions.map((x) => formatDecimal(x.price))}::numeric[])
            WITH ORDINALITY AS x(buy, sell, shares, price, n)
-      ORDER BY x.n`.execute());
+      ORDER BY x.n
+      RETURNING id
+    )
+    SELECT (SELECT count(*) FROM new_order)::int AS orders,
+           (SELECT count(*) FROM balances)::int AS balances,
+           (SELECT count(*) FROM credited)::int AS credited,
+           (SELECT count(*) FROM debited)::int AS debited,
+           (SELECT count(*) FROM filled)::int AS filled,
+           (SELECT count(*) FROM executed)::int AS executed`.execute();
+  const expected = {
+    orders: 1,
+    balances: cash.length,
+    credited: credits.length,
+    debited: debits.length,
+    filled: fills.length,
+    executed: executions.length,
+  };
+  for (const [key, count] of Object.entries(expected)) {
+    assert(counts![key] === count, `settlement wrote ${counts![key]} ${key} rows, expected ${count}`);
   }
-  return Promise.all(statements).then(() => undefined);
 }
 
 /** An order's state as `<status>` and `<canceled>` answers show it. */

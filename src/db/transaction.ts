@@ -11,6 +11,8 @@
  * last statements are already sent, and COMMIT is sent right behind them without waiting. If
  * one of those statements fails (for example `exchange_require` refusing), PostgreSQL answers
  * the COMMIT with ROLLBACK; the helper checks that a deferred refusal really was rolled back.
+ * Deferred statements must be sent with `.execute()` before the work returns: postgres.js
+ * otherwise sends a query on the next tick, which would put it behind the COMMIT.
  *
  * Global lock order, which every unit of work follows so that no two can deadlock:
  *   1. the symbol row (`symbols ... FOR UPDATE`): the lock on that symbol's order book;
