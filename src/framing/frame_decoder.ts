@@ -53,15 +53,10 @@ export class FrameDecoder {
 
   /** True while part of a frame has arrived but not all of it. */
   get midFrame(): boolean {
-    switch (this.#state) {
-      case "length-line":
-      case "payload":
-        return true;
-      case "header":
-        return this.#headerFilled > 0;
-      default:
-        return false;
+    if (this.#state === "length-line" || this.#state === "payload") {
+      return true;
     }
+    return this.#state === "header" && this.#headerFilled > 0;
   }
 
   /** True once no further frame can come (text framing answered, or a failure). */
