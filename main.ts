@@ -4,7 +4,13 @@
  *   deno task serve [--port 12345] [--data-dir .data] [--database-url URL] [--pool-size 16]
  *                   [--workers N] [--reset]
  */
-import { buildConfig, ConfigError, optionsHelp, readOptions, type ServerConfig } from "./src/config.ts";
+import {
+  buildConfig,
+  ConfigError,
+  optionsHelp,
+  readOptions,
+  type ServerConfig,
+} from "./src/config.ts";
 import { openDatabase } from "./src/db/database.ts";
 import { migrate } from "./src/db/migrate.ts";
 import { ExchangeService } from "./src/server/exchange_service.ts";

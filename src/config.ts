@@ -109,7 +109,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: "string",
     help: "use this PostgreSQL instead of the embedded one",
   },
-  { flag: "pool-size", env: "EXCHANGE_POOL_SIZE", kind: "integer", help: "database connections (16)" },
+  {
+    flag: "pool-size",
+    env: "EXCHANGE_POOL_SIZE",
+    kind: "integer",
+    help: "database connections (16)",
+  },
   {
     flag: "reset",
     env: "EXCHANGE_RESET",
@@ -211,7 +216,12 @@ export function readOptions(
     specs[option.flag] = { type: option.kind === "boolean" ? "boolean" : "string" };
   }
   specs["help"] = { type: "boolean" };
-  const parsed = parseArgs({ args: [...args], options: specs, strict: true, allowPositionals: false });
+  const parsed = parseArgs({
+    args: [...args],
+    options: specs,
+    strict: true,
+    allowPositionals: false,
+  });
   const values: RawOptions = new Map();
   for (const option of OPTIONS) {
     const fromFlag = parsed.values[option.flag];
@@ -219,7 +229,10 @@ export function readOptions(
     if (fromFlag !== undefined) {
       values.set(option.flag, fromFlag);
     } else if (fromEnv !== undefined && fromEnv !== "") {
-      values.set(option.flag, option.kind === "boolean" ? fromEnv !== "0" && fromEnv !== "false" : fromEnv);
+      values.set(
+        option.flag,
+        option.kind === "boolean" ? fromEnv !== "0" && fromEnv !== "false" : fromEnv,
+      );
     }
   }
   const extraValues: Record<string, string | boolean | undefined> = {};
@@ -237,7 +250,13 @@ export class ConfigError extends RangeError {
   override name = "ConfigError";
 }
 
-function integer(values: RawOptions, flag: string, fallback: number, min: number, max: number): number {
+function integer(
+  values: RawOptions,
+  flag: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = values.get(flag);
   if (raw === undefined) {
     return fallback;
@@ -292,7 +311,13 @@ export function buildConfig(values: RawOptions, cpuCount: number): ServerConfig 
       url: text(values, "database-url"),
       dataDir: text(values, "data-dir") ?? DATA_DIR_DEFAULT,
       poolSize: integer(values, "pool-size", POOL_SIZE_DEFAULT, 1, 1000),
-      connectTimeoutMs: integer(values, "connect-timeout-ms", CONNECT_TIMEOUT_MS_DEFAULT, 1, 600_000),
+      connectTimeoutMs: integer(
+        values,
+        "connect-timeout-ms",
+        CONNECT_TIMEOUT_MS_DEFAULT,
+        1,
+        600_000,
+      ),
       statementTimeoutMs: integer(
         values,
         "statement-timeout-ms",

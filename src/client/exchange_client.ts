@@ -46,7 +46,11 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
 }
 
 /** Sends raw bytes on a fresh connection, ends the stream, returns everything the server sends back. */
-export async function sendRaw(port: number, bytes: Uint8Array, host = "127.0.0.1"): Promise<string> {
+export async function sendRaw(
+  port: number,
+  bytes: Uint8Array,
+  host = "127.0.0.1",
+): Promise<string> {
   const conn = await Deno.connect({ hostname: host, port });
   try {
     await writeAll(conn, bytes);
@@ -95,7 +99,9 @@ export class BinaryClient {
     if (this.#failure !== undefined) {
       return Promise.reject(this.#failure);
     }
-    const promise = new Promise<string>((resolve, reject) => this.#waiting.push({ resolve, reject }));
+    const promise = new Promise<string>((resolve, reject) =>
+      this.#waiting.push({ resolve, reject })
+    );
     writeAll(this.#conn, encodeResponse("binary", xml)).catch((error) => this.#fail(error));
     return promise;
   }

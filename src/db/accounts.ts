@@ -13,17 +13,18 @@ export function createAccount(db: Database, id: string, balance: Decimal): Promi
   const amount = formatDecimal(balance);
   return inTransaction(db, (tx) =>
     Promise.resolve({
-      deferred: tx`INSERT INTO accounts (id, balance, deposited) VALUES (${id}, ${amount}, ${amount})`
-        .execute()
-        .then(
-          () => done(undefined),
-          (error) => {
-            if (isUniqueViolation(error)) {
-              return refused<void>("Account already exists");
-            }
-            throw error;
-          },
-        ),
+      deferred:
+        tx`INSERT INTO accounts (id, balance, deposited) VALUES (${id}, ${amount}, ${amount})`
+          .execute()
+          .then(
+            () => done(undefined),
+            (error) => {
+              if (isUniqueViolation(error)) {
+                return refused<void>("Account already exists");
+              }
+              throw error;
+            },
+          ),
     }));
 }
 

@@ -62,7 +62,11 @@ export function openPool(target: Target, config: DatabaseConfig, applicationName
 /** Starts the embedded cluster if no URL was given, creates the database, opens the pool. */
 export async function openDatabase(
   config: DatabaseConfig,
-  options: { applicationName: string; log?: (line: string) => void; settings?: Record<string, string> },
+  options: {
+    applicationName: string;
+    log?: (line: string) => void;
+    settings?: Record<string, string>;
+  },
 ): Promise<Database> {
   if (config.url !== undefined) {
     const sql = openPool({ kind: "url", url: config.url }, config, options.applicationName);

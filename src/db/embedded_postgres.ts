@@ -53,7 +53,11 @@ export class EmbeddedPostgres {
     this.clusterDir = join(dataDir, "pg");
     this.logFile = join(dataDir, "postgres.log");
     this.#owner = owner;
-    this.connection = { socketDir: socketDirFor(this.clusterDir), port: SOCKET_PORT, user: "postgres" };
+    this.connection = {
+      socketDir: socketDirFor(this.clusterDir),
+      port: SOCKET_PORT,
+      user: "postgres",
+    };
   }
 
   /** Creates (first time) and starts the cluster in `dataDir`; returns once it accepts connections. */
@@ -112,7 +116,9 @@ export class EmbeddedPostgres {
   /** The postmaster's process id, read from `postmaster.pid` (undefined if not running). */
   async postmasterPid(): Promise<number | undefined> {
     try {
-      const pid = Number((await Deno.readTextFile(join(this.clusterDir, "postmaster.pid"))).split("\n")[0]);
+      const pid = Number(
+        (await Deno.readTextFile(join(this.clusterDir, "postmaster.pid"))).split("\n")[0],
+      );
       return Number.isInteger(pid) && pid > 0 ? pid : undefined;
     } catch {
       return undefined;
@@ -246,8 +252,11 @@ export class EmbeddedPostgres {
     });
     const output = await command.output();
     if (options.check !== false && output.code !== 0) {
-      const text = new TextDecoder().decode(output.stderr) + new TextDecoder().decode(output.stdout);
-      throw new Error(`${binary.split("/").pop()} ${args[0]} failed (exit ${output.code}): ${text.trim()}`);
+      const text = new TextDecoder().decode(output.stderr) +
+        new TextDecoder().decode(output.stdout);
+      throw new Error(
+        `${binary.split("/").pop()} ${args[0]} failed (exit ${output.code}): ${text.trim()}`,
+      );
     }
     return output;
   }
@@ -280,8 +289,12 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function commandText(binary: string, args: string[]): Promise<{ code: number; text: string }> {
-  const output = await new Deno.Command(binary, { args, stdout: "piped", stderr: "piped" }).output();
+async function commandText(
+  binary: string,
+  args: string[],
+): Promise<{ code: number; text: string }> {
+  const output = await new Deno.Command(binary, { args, stdout: "piped", stderr: "piped" })
+    .output();
   return { code: output.code, text: new TextDecoder().decode(output.stdout).trim() };
 }
 
@@ -289,7 +302,12 @@ async function commandText(binary: string, args: string[]): Promise<{ code: numb
 async function ensureOsUser(): Promise<{ uid: number; gid: number }> {
   let uid = await commandText("id", ["-u", OS_USER]);
   if (uid.code !== 0) {
-    const created = await commandText("useradd", ["--system", "--user-group", "--no-create-home", OS_USER]);
+    const created = await commandText("useradd", [
+      "--system",
+      "--user-group",
+      "--no-create-home",
+      OS_USER,
+    ]);
     if (created.code !== 0) {
       throw new Error(`Cannot create the system user ${OS_USER} that PostgreSQL must run as`);
     }

@@ -135,7 +135,13 @@ function toRestingOrder(row: Record<string, unknown>): RestingOrder {
  * One page of the other side's open orders that cross `limit`, in priority order, locked.
  * `after` continues from the last order of the previous page (keyset pagination).
  */
-function bookPage(tx: ReservedSql, sym: string, side: Side, limit: Decimal, after: RestingOrder | undefined) {
+function bookPage(
+  tx: ReservedSql,
+  sym: string,
+  side: Side,
+  limit: Decimal,
+  after: RestingOrder | undefined,
+) {
   const price = formatDecimal(limit);
   if (side === "buy") {
     // An incoming buy meets sells: lowest limit first, then oldest.
@@ -187,7 +193,8 @@ function applySettlement(
   const credits = [...settlement.shares].filter(([, delta]) => isPositive(delta));
   const debits = [...settlement.shares].filter(([, delta]) => !isPositive(delta));
   const ids = (pairs: Array<[string, Decimal]>) => pairs.map(([id]) => id);
-  const deltas = (pairs: Array<[string, Decimal]>) => pairs.map(([, delta]) => formatDecimal(delta));
+  const deltas = (pairs: Array<[string, Decimal]>) =>
+    pairs.map(([, delta]) => formatDecimal(delta));
   const fills = settlement.restingFilled;
   const executions = settlement.executions;
   return tx`
@@ -199,7 +206,9 @@ function applySettlement(
       ${ids(cash)}::text[], ${deltas(cash)}::numeric[],
       ${ids(credits)}::text[], ${deltas(credits)}::numeric[],
       ${ids(debits)}::text[], ${deltas(debits)}::numeric[],
-      ${fills.map((f) => f.id.toString())}::bigint[], ${fills.map((f) => formatDecimal(f.shares))}::numeric[],
+      ${fills.map((f) => f.id.toString())}::bigint[], ${
+    fills.map((f) => formatDecimal(f.shares))
+  }::numeric[],
       ${executions.map((x) => x.buyOrderId.toString())}::bigint[],
       ${executions.map((x) => x.sellOrderId.toString())}::bigint[],
       ${executions.map((x) => formatDecimal(x.shares))}::numeric[],
@@ -255,7 +264,10 @@ function toStatus(rows: readonly Record<string, unknown>[]): OrderStatus | undef
       });
     }
   }
-  assert(status.open === undefined || status.canceled === undefined, "order both open and canceled");
+  assert(
+    status.open === undefined || status.canceled === undefined,
+    "order both open and canceled",
+  );
   return status;
 }
 
@@ -322,7 +334,10 @@ export function cancelOrder(
     return {
       deferred: statements.then(([, , rows]) => {
         const status = toStatus(rows);
-        assert(status !== undefined && status.canceled !== undefined, "canceled order has no cancel");
+        assert(
+          status !== undefined && status.canceled !== undefined,
+          "canceled order has no cancel",
+        );
         return done(status);
       }),
     };

@@ -123,7 +123,9 @@ async function commitDeferred<T>(tx: ReservedSql, result: Deferred<T>): Promise<
     transactionStats.committed++;
   } else {
     if (answer.command !== "ROLLBACK") {
-      throw new AssertionError("a deferred refusal was committed: refusals must come from a failed statement");
+      throw new AssertionError(
+        "a deferred refusal was committed: refusals must come from a failed statement",
+      );
     }
     transactionStats.rolledBack++;
   }

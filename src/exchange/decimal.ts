@@ -37,7 +37,9 @@ export function parseDecimal(text: string): Decimal | DecimalProblem {
   // not count against the digit limits.
   const integer = match[2]!.replace(/^0+(?=[0-9])/, "");
   const fraction = (match[3] ?? "").replace(/0+$/, "");
-  if (integer.length > DECIMAL_INTEGER_DIGITS_MAX || fraction.length > DECIMAL_FRACTION_DIGITS_MAX) {
+  if (
+    integer.length > DECIMAL_INTEGER_DIGITS_MAX || fraction.length > DECIMAL_FRACTION_DIGITS_MAX
+  ) {
     return "too_many_digits";
   }
   const units = BigInt(integer + fraction);

@@ -70,7 +70,9 @@ function decimal(raw: string | undefined, what: string): Checked<Decimal> {
   const parsed = parseDecimal(raw);
   if (parsed === "syntax") {
     return refuse(
-      `${capitalize(what)} must be a plain decimal number like 12 or 0.5, got ${JSON.stringify(raw)}`,
+      `${capitalize(what)} must be a plain decimal number like 12 or 0.5, got ${
+        JSON.stringify(raw)
+      }`,
     );
   }
   if (parsed === "too_many_digits") {

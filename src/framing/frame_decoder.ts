@@ -126,7 +126,9 @@ export class FrameDecoder {
         continue;
       }
       if (this.#sawCarriageReturn || !isTextFramingByte(byte)) {
-        out.push(this.#fail("Cannot decode frame: length line must be decimal digits then a newline"));
+        out.push(
+          this.#fail("Cannot decode frame: length line must be decimal digits then a newline"),
+        );
         return chunk.length;
       }
       if (this.#lengthDigits.length >= this.#options.lengthLineDigitsMax) {

@@ -69,7 +69,13 @@ export class ExchangeService {
       for (const child of request.children) {
         switch (child.kind) {
           case "account":
-            results.push(await this.#guard(state, echo(child.attributes, ["id"]), () => this.#createAccount(child)));
+            results.push(
+              await this.#guard(
+                state,
+                echo(child.attributes, ["id"]),
+                () => this.#createAccount(child),
+              ),
+            );
             break;
           case "symbol":
             results.push(...await this.#createSymbol(child, state));
@@ -104,9 +110,14 @@ export class ExchangeService {
         return errorElement(echoed, "Operation timed out in the database and was rolled back");
       }
       if (isRetryable(error)) {
-        return errorElement(echoed, "Operation kept conflicting with others and was rolled back; try again");
+        return errorElement(
+          echoed,
+          "Operation kept conflicting with others and was rolled back; try again",
+        );
       }
-      const kind = error instanceof AssertionError ? "invariant violated" : `error ${errorCode(error)}`;
+      const kind = error instanceof AssertionError
+        ? "invariant violated"
+        : `error ${errorCode(error)}`;
       this.#log(`operation failed (${kind}): ${(error as Error)?.stack ?? error}`);
       return errorElement(echoed, "Internal error: the operation was rolled back");
     }
@@ -127,7 +138,9 @@ export class ExchangeService {
       return errorElement(echoed, balance.message);
     }
     const outcome = await createAccount(this.#db, id.value, balance.value);
-    return outcome.ok ? element("created", [["id", id.value]]) : errorElement(echoed, outcome.message);
+    return outcome.ok
+      ? element("created", [["id", id.value]])
+      : errorElement(echoed, outcome.message);
   }
 
   async #createSymbol(child: CreateSymbol, state: { unavailable: boolean }): Promise<XmlElement[]> {
@@ -151,7 +164,9 @@ export class ExchangeService {
     for (const account of child.children) {
       const echoed: Pairs = [...symEcho, ...echo(account.attributes, ["id"])];
       if (account.kind === "unknown") {
-        results.push(errorElement(echoed, `Unknown element <${account.name}>: <symbol> holds <account>`));
+        results.push(
+          errorElement(echoed, `Unknown element <${account.name}>: <symbol> holds <account>`),
+        );
         continue;
       }
       if (!sym.ok) {
@@ -187,7 +202,12 @@ export class ExchangeService {
     state: { unavailable: boolean },
   ): Promise<XmlElement[]> {
     if (children.length === 0) {
-      return [errorElement(echo(attributes, ["id"]), "<transactions> must hold at least one order, query or cancel")];
+      return [
+        errorElement(
+          echo(attributes, ["id"]),
+          "<transactions> must hold at least one order, query or cancel",
+        ),
+      ];
     }
     // One shared account check serves every kind of child: the rule is the same for all.
     const accountProblem = await this.#checkTransactionsAccount(attributes.get("id"), state);
@@ -279,7 +299,11 @@ function echoFor(child: TransactionChild | UnknownElement): Pairs {
 }
 
 /** `<status id>` or `<canceled id>` with open/canceled first, then executions oldest first. */
-function statusElement(name: "status" | "canceled", echoed: Pairs, outcome: Outcome<OrderStatus>): XmlElement {
+function statusElement(
+  name: "status" | "canceled",
+  echoed: Pairs,
+  outcome: Outcome<OrderStatus>,
+): XmlElement {
   if (!outcome.ok) {
     return errorElement(echoed, outcome.message);
   }
@@ -289,11 +313,16 @@ function statusElement(name: "status" | "canceled", echoed: Pairs, outcome: Outc
     children.push(element("open", [["shares", status.open]]));
   }
   if (status.canceled !== undefined) {
-    children.push(element("canceled", [["shares", status.canceled.shares], ["time", status.canceled.time]]));
+    children.push(
+      element("canceled", [["shares", status.canceled.shares], ["time", status.canceled.time]]),
+    );
   }
   for (const execution of status.executions) {
     children.push(
-      element("executed", [["shares", execution.shares], ["price", execution.price], ["time", execution.time]]),
+      element("executed", [["shares", execution.shares], ["price", execution.price], [
+        "time",
+        execution.time,
+      ]]),
     );
   }
   return element(name, echoed, { children });

@@ -23,7 +23,11 @@ export class RequestHandlerStream extends TransformStream<ParsedFrame, Response>
       async transform(item, controller) {
         const closeAfter = item.framing === "text" || (item.kind === "invalid" && item.fatal);
         if (item.kind === "invalid") {
-          controller.enqueue({ framing: item.framing, xml: renderRequestError(item.message), closeAfter });
+          controller.enqueue({
+            framing: item.framing,
+            xml: renderRequestError(item.message),
+            closeAfter,
+          });
           return;
         }
         state.busy = true;

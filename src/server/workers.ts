@@ -19,7 +19,12 @@ export function poolShare(poolSize: number, workers: number): number {
 }
 
 /** The command-line arguments for a worker: the supervisor's, minus what only it may do. */
-export function workerArgs(args: readonly string[], host: string, port: number, pool: number): string[] {
+export function workerArgs(
+  args: readonly string[],
+  host: string,
+  port: number,
+  pool: number,
+): string[] {
   const kept: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;

@@ -21,8 +21,9 @@ export function element(
  * Characters XML 1.0 cannot carry at all (most C0 controls, lone surrogates, U+FFFE/U+FFFF)
  * become U+FFFD, so that an echoed hostile value can never make the answer ill-formed.
  */
-// deno-lint-ignore no-control-regex
-const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const NOT_XML_CHAR =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 const ATTRIBUTE_ESCAPES: Record<string, string> = {
   "&": "&amp;",
@@ -35,7 +36,10 @@ const ATTRIBUTE_ESCAPES: Record<string, string> = {
 };
 
 export function escapeAttribute(value: string): string {
-  return value.replace(NOT_XML_CHAR, "\uFFFD").replace(/[&<>"\t\n\r]/g, (c) => ATTRIBUTE_ESCAPES[c]!);
+  return value.replace(NOT_XML_CHAR, "\uFFFD").replace(
+    /[&<>"\t\n\r]/g,
+    (c) => ATTRIBUTE_ESCAPES[c]!,
+  );
 }
 
 export function escapeText(value: string): string {

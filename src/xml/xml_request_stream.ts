@@ -27,7 +27,12 @@ export class XmlRequestStream extends TransformStream<DecodedFrame, ParsedFrame>
     super({
       transform(item, controller) {
         if (item.kind === "failure") {
-          controller.enqueue({ kind: "invalid", framing: item.framing, message: item.message, fatal: true });
+          controller.enqueue({
+            kind: "invalid",
+            framing: item.framing,
+            message: item.message,
+            fatal: true,
+          });
           return;
         }
         try {
@@ -40,7 +45,12 @@ export class XmlRequestStream extends TransformStream<DecodedFrame, ParsedFrame>
           if (!(error instanceof RequestSyntaxError)) {
             throw error;
           }
-          controller.enqueue({ kind: "invalid", framing: item.framing, message: error.message, fatal: false });
+          controller.enqueue({
+            kind: "invalid",
+            framing: item.framing,
+            message: error.message,
+            fatal: false,
+          });
         }
       },
     });

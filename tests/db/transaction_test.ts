@@ -22,10 +22,13 @@ Deno.test("inTransaction commits on done, rolls back on refusal and on throw, le
       }),
       /boom/,
     );
-    await rejects(inTransaction(db, async (tx) => {
-      await tx`UPDATE accounts SET balance = -1 WHERE id = '1'`;
-      return done(undefined);
-    }), (error: { code?: string }) => error.code === "23514");
+    await rejects(
+      inTransaction(db, async (tx) => {
+        await tx`UPDATE accounts SET balance = -1 WHERE id = '1'`;
+        return done(undefined);
+      }),
+      (error: { code?: string }) => error.code === "23514",
+    );
     const [row] = await db.sql`SELECT balance::text AS balance FROM accounts WHERE id = '1'`;
     strictEqual(row!.balance, "11");
     // Nothing is left locked or open: a NOWAIT lock succeeds and no session is idle in transaction.

@@ -19,7 +19,25 @@ Deno.test("parseDecimal accepts plain notation only", () => {
   for (const good of ["0", "125", "-5", "145.67", "0.5", "007", "1.000"]) {
     strictEqual(typeof parseDecimal(good), "object", good);
   }
-  for (const bad of ["", "+5", "1.", ".5", "1e3", "1E3", " 5", "5 ", "1 000", "0x10", "--1", "1.2.3", "NaN", "∞", "١"]) {
+  for (
+    const bad of [
+      "",
+      "+5",
+      "1.",
+      ".5",
+      "1e3",
+      "1E3",
+      " 5",
+      "5 ",
+      "1 000",
+      "0x10",
+      "--1",
+      "1.2.3",
+      "NaN",
+      "∞",
+      "١",
+    ]
+  ) {
     strictEqual(parseDecimal(bad), "syntax", JSON.stringify(bad));
   }
 });
@@ -47,7 +65,10 @@ Deno.test("decimal arithmetic is exact where binary floats are not", () => {
   strictEqual(formatDecimal(add(d("0.1"), d("0.2"))), "0.3");
   strictEqual(formatDecimal(subtract(d("1"), d("0.9"))), "0.1");
   strictEqual(formatDecimal(multiply(d("0.5"), d("100.25"))), "50.125");
-  strictEqual(formatDecimal(multiply(d("123456789012345678"), d("0.000000000001"))), "123456.789012345678");
+  strictEqual(
+    formatDecimal(multiply(d("123456789012345678"), d("0.000000000001"))),
+    "123456.789012345678",
+  );
   strictEqual(compare(d("1.10"), d("1.1")), 0);
   strictEqual(compare(d("-2"), d("1")), -1);
   deepStrictEqual(d("2.50"), { units: 25n, scale: 1 });

@@ -14,7 +14,11 @@ function resting(id: number, accountId: string, open: string, limit: string): Re
 }
 
 Deno.test("matchOrder fills best price first at the resting limit, partially on the last", () => {
-  const book = [resting(3, "b", "200", "127"), resting(1, "a", "300", "125"), resting(6, "a", "400", "125")];
+  const book = [
+    resting(3, "b", "200", "127"),
+    resting(1, "a", "300", "125"),
+    resting(6, "a", "400", "125"),
+  ];
   const { fills, remaining } = matchOrder("sell", d("124"), d("400"), book);
   deepStrictEqual(
     fills.map((f) => `${f.resting.id}:${formatDecimal(f.shares)}@${formatDecimal(f.price)}`),
@@ -38,7 +42,10 @@ Deno.test("matchOrder refuses a book out of priority order", () => {
 Deno.test("settle reserves, pays the seller and refunds the buyer the price difference", () => {
   const book = [resting(2, "seller", "0.5", "100.25")];
   const { fills } = matchOrder("buy", d("101"), d("1"), book);
-  const s = settle({ id: 9n, accountId: "buyer", side: "buy", shares: d("1"), limit: d("101") }, fills);
+  const s = settle(
+    { id: 9n, accountId: "buyer", side: "buy", shares: d("1"), limit: d("101") },
+    fills,
+  );
   // Buyer: -101 reserved, +0.375 refunded ((101 - 100.25) x 0.5) = -100.625.
   deepStrictEqual(formatDecimal(s.cash.get("buyer")!), "-100.625");
   deepStrictEqual(formatDecimal(s.cash.get("seller")!), "50.125");

@@ -30,12 +30,16 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 }
 
 async function decode(chunks: Uint8Array[]): Promise<DecodedFrame[]> {
-  return await Array.fromAsync(ReadableStream.from(chunks).pipeThrough(new LengthPrefixDecoderStream(LIMITS)));
+  return await Array.fromAsync(
+    ReadableStream.from(chunks).pipeThrough(new LengthPrefixDecoderStream(LIMITS)),
+  );
 }
 
 function summary(items: DecodedFrame[]): string[] {
   return items.map((item) =>
-    item.kind === "frame" ? `${item.framing}:${dec.decode(item.payload)}` : `${item.framing}!${item.message}`
+    item.kind === "frame"
+      ? `${item.framing}:${dec.decode(item.payload)}`
+      : `${item.framing}!${item.message}`
   );
 }
 
@@ -52,7 +56,11 @@ Deno.test("LengthPrefixDecoderStream decodes binary frames split at every pair o
   for (let i = 0; i <= bytes.length; i++) {
     for (let j = i; j <= bytes.length; j++) {
       const items = await decode([bytes.slice(0, i), bytes.slice(i, j), bytes.slice(j)]);
-      deepStrictEqual(summary(items), ["binary:<a/>", "binary:<bb/>", "binary:"], `splits ${i},${j}`);
+      deepStrictEqual(
+        summary(items),
+        ["binary:<a/>", "binary:<bb/>", "binary:"],
+        `splits ${i},${j}`,
+      );
     }
   }
 });
@@ -81,7 +89,9 @@ Deno.test("LengthPrefixDecoderStream accepts a CRLF length line", async () => {
 
 Deno.test("LengthPrefixDecoderStream refuses a length line that is not digits", async () => {
   const items = await decode([enc.encode("12x\n<create/>")]);
-  deepStrictEqual(summary(items), ["text!Cannot decode frame: length line must be decimal digits then a newline"]);
+  deepStrictEqual(summary(items), [
+    "text!Cannot decode frame: length line must be decimal digits then a newline",
+  ]);
 });
 
 Deno.test("LengthPrefixDecoderStream refuses a length line that is too long", async () => {
@@ -91,7 +101,9 @@ Deno.test("LengthPrefixDecoderStream refuses a length line that is too long", as
 
 Deno.test("LengthPrefixDecoderStream refuses an oversize frame without buffering it", async () => {
   const items = await decode([enc.encode("2000\n"), new Uint8Array(2000)]);
-  deepStrictEqual(summary(items), ["text!Cannot decode frame: length 2000 exceeds limit of 1024 bytes"]);
+  deepStrictEqual(summary(items), [
+    "text!Cannot decode frame: length 2000 exceeds limit of 1024 bytes",
+  ]);
   const header = new Uint8Array(4);
   new DataView(header.buffer).setUint32(0, 0xffffffff, false);
   deepStrictEqual(summary(await decode([header])), [

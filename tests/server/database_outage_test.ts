@@ -22,7 +22,9 @@ Deno.test("server answers 'service unavailable' while PostgreSQL is down and rec
   const embedded = db.embedded!;
   try {
     const create = (id: string) => `<create><account id="${id}" balance="10"/></create>`;
-    deepStrictEqual(results(await sendText(server.port, create("1"))).map(describe), ["created{id=1}"]);
+    deepStrictEqual(results(await sendText(server.port, create("1"))).map(describe), [
+      "created{id=1}",
+    ]);
 
     await embedded.stop("fast");
     const started = performance.now();
@@ -45,7 +47,9 @@ Deno.test("server answers 'service unavailable' while PostgreSQL is down and rec
 
     await embedded.restart();
     // The pool reconnects on the next query; the first request after the restart succeeds.
-    deepStrictEqual(results(await sendText(server.port, create("4"))).map(describe), ["created{id=4}"]);
+    deepStrictEqual(results(await sendText(server.port, create("4"))).map(describe), [
+      "created{id=4}",
+    ]);
     const rows = await db.sql`SELECT id FROM accounts ORDER BY id`;
     deepStrictEqual(rows.map((r) => r.id), ["1", "4"]);
   } finally {

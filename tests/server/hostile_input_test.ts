@@ -17,10 +17,26 @@ function errorText(xml: string): string {
 Deno.test("server answers bad frames with an error and keeps serving others", async () => {
   const server = await startTestServer({ limits: { frameBytesMax: 4096 } });
   try {
-    ok(/length line must be decimal digits/.test(errorText(await sendRaw(server.port, enc.encode("12a\n<x/>")))));
-    ok(/length line exceeds 10 digits/.test(errorText(await sendRaw(server.port, enc.encode("9".repeat(40))))));
-    ok(/exceeds limit of 4096 bytes/.test(errorText(await sendRaw(server.port, enc.encode("5000\n" + "x".repeat(5000))))));
-    ok(/after 3 of 10 payload bytes/.test(errorText(await sendRaw(server.port, enc.encode("10\n<cr")))));
+    ok(
+      /length line must be decimal digits/.test(
+        errorText(await sendRaw(server.port, enc.encode("12a\n<x/>"))),
+      ),
+    );
+    ok(
+      /length line exceeds 10 digits/.test(
+        errorText(await sendRaw(server.port, enc.encode("9".repeat(40)))),
+      ),
+    );
+    ok(
+      /exceeds limit of 4096 bytes/.test(
+        errorText(await sendRaw(server.port, enc.encode("5000\n" + "x".repeat(5000)))),
+      ),
+    );
+    ok(
+      /after 3 of 10 payload bytes/.test(
+        errorText(await sendRaw(server.port, enc.encode("10\n<cr"))),
+      ),
+    );
     ok(/Empty request/.test(errorText(await sendRaw(server.port, enc.encode("0\n")))));
     // After all of that, a normal request still works.
     const answer = await sendText(server.port, `<create><account id="1" balance="1"/></create>`);
@@ -34,7 +50,10 @@ Deno.test("server ignores bytes after the one request of text framing", async ()
   const server = await startTestServer();
   try {
     const xml = `<create><account id="1" balance="1"/></create>`;
-    const answer = await sendRaw(server.port, enc.encode(`${xml.length}\n${xml}trailing garbage<<<`));
+    const answer = await sendRaw(
+      server.port,
+      enc.encode(`${xml.length}\n${xml}trailing garbage<<<`),
+    );
     deepStrictEqual(results(answer).map(describe), ["created{id=1}"]);
   } finally {
     await server.close();
@@ -50,7 +69,12 @@ Deno.test("server answers bad XML with an error and the binary connection goes o
       [`<order/>`, /^Unknown request <order>/],
       [`<!DOCTYPE lol [<!ENTITY a "a">]><create>&a;</create>`, /DOCTYPE/],
       [`<create>${"<a>".repeat(50)}${"</a>".repeat(50)}</create>`, /nesting exceeds/],
-      [`<create><account ${Array.from({ length: 40 }, (_, i) => `a${i}="1"`).join(" ")}/></create>`, /attributes/],
+      [
+        `<create><account ${
+          Array.from({ length: 40 }, (_, i) => `a${i}="1"`).join(" ")
+        }/></create>`,
+        /attributes/,
+      ],
     ];
     for (const [xml, pattern] of cases) {
       const message = errorText(await client.request(xml));
@@ -60,7 +84,9 @@ Deno.test("server answers bad XML with an error and the binary connection goes o
     ok(/Empty request/.test(errorText(await client.nextAnswer())));
     await client.sendRaw(new Uint8Array([0, 0, 0, 3, 0xff, 0xfe, 0xfd]));
     ok(/UTF-8/.test(errorText(await client.nextAnswer())));
-    const answer = await client.request(`<create><account id="5" balance="1"/><bogus x="1"/></create>`);
+    const answer = await client.request(
+      `<create><account id="5" balance="1"/><bogus x="1"/></create>`,
+    );
     deepStrictEqual(results(answer).map(describe), ["created{id=5}", "error{x=1}"]);
   } finally {
     client.close();
@@ -126,9 +152,13 @@ Deno.test("server closes a client that never sends, and an idle binary connectio
 });
 
 Deno.test("server serves a flood of connections with a bounded number at once", async () => {
-  const server = await startTestServer({ limits: { connectionsMax: 8 }, database: { poolSize: 4 } });
+  const server = await startTestServer({
+    limits: { connectionsMax: 8 },
+    database: { poolSize: 4 },
+  });
   try {
-    const setup = `<create><account id="1" balance="1000000"/><symbol sym="F"><account id="1">1000000</account></symbol></create>`;
+    const setup =
+      `<create><account id="1" balance="1000000"/><symbol sym="F"><account id="1">1000000</account></symbol></create>`;
     await sendText(server.port, setup);
     const clients = 400;
     let maxSeen = 0;
@@ -136,8 +166,14 @@ Deno.test("server serves a flood of connections with a bounded number at once", 
       maxSeen = Math.max(maxSeen, server.server.connectionCount);
     }, 1);
     const answers = await Promise.all(
-      Array.from({ length: clients }, (_, i) =>
-        sendText(server.port, `<transactions id="1"><order sym="F" amount="-1" limit="${100 + i}"/></transactions>`)),
+      Array.from(
+        { length: clients },
+        (_, i) =>
+          sendText(
+            server.port,
+            `<transactions id="1"><order sym="F" amount="-1" limit="${100 + i}"/></transactions>`,
+          ),
+      ),
     );
     clearInterval(watcher);
     const opened = answers.filter((a) => results(a)[0]?.name === "opened").length;

@@ -42,7 +42,9 @@ Deno.test("server keeps state across restarts and --reset starts empty", async (
   try {
     let server = await startServerProcess(["--data-dir", dataDir]);
     deepStrictEqual(
-      results(await sendText(server.port, `<create><account id="42" balance="7.5"/></create>`)).map(describe),
+      results(await sendText(server.port, `<create><account id="42" balance="7.5"/></create>`)).map(
+        describe,
+      ),
       ["created{id=42}"],
     );
     server.kill("SIGTERM");
@@ -50,14 +52,18 @@ Deno.test("server keeps state across restarts and --reset starts empty", async (
     ok(!(await postgresRunning(dataDir)), "PostgreSQL stopped with the server");
 
     server = await startServerProcess(["--data-dir", dataDir]);
-    const again = results(await sendText(server.port, `<create><account id="42" balance="1"/></create>`));
+    const again = results(
+      await sendText(server.port, `<create><account id="42" balance="1"/></create>`),
+    );
     strictEqual(again[0]!.text, "Account already exists");
     server.kill("SIGTERM");
     strictEqual((await server.status).code, 0);
 
     server = await startServerProcess(["--data-dir", dataDir, "--reset"]);
     deepStrictEqual(
-      results(await sendText(server.port, `<create><account id="42" balance="1"/></create>`)).map(describe),
+      results(await sendText(server.port, `<create><account id="42" balance="1"/></create>`)).map(
+        describe,
+      ),
       ["created{id=42}"],
     );
     server.kill("SIGTERM");
@@ -72,7 +78,9 @@ Deno.test("server answers requests in flight on SIGTERM, then exits cleanly", as
   try {
     const server = await startServerProcess(["--data-dir", dataDir]);
     const client = await BinaryClient.connect(server.port);
-    const accounts = Array.from({ length: 200 }, (_, i) => `<account id="${i}" balance="1"/>`).join("");
+    const accounts = Array.from({ length: 200 }, (_, i) => `<account id="${i}" balance="1"/>`).join(
+      "",
+    );
     const answer = client.request(`<create>${accounts}</create>`);
     await new Promise((r) => setTimeout(r, 20));
     server.kill("SIGTERM");
@@ -92,13 +100,16 @@ Deno.test("kill -9 of the server, then of PostgreSQL, loses no acknowledged orde
     let server = await startServerProcess(["--data-dir", dataDir]);
     const setup = `<create>` +
       Array.from({ length: 8 }, (_, i) => `<account id="${i}" balance="1000000"/>`).join("") +
-      `<symbol sym="K">` + Array.from({ length: 8 }, (_, i) => `<account id="${i}">10000</account>`).join("") +
+      `<symbol sym="K">` + Array.from({ length: 8 }, (_, i) =>
+        `<account id="${i}">10000</account>`).join("") +
       `</symbol></create>`;
     ok(results(await sendText(server.port, setup)).every((e) => e.name === "created"));
 
     // Eight pipelined clients trade until the server is killed under them.
     const acknowledged = new Map<string, Acknowledged>();
-    const clients = await Promise.all(Array.from({ length: 8 }, () => BinaryClient.connect(server.port)));
+    const clients = await Promise.all(
+      Array.from({ length: 8 }, () => BinaryClient.connect(server.port)),
+    );
     const traders = clients.map(async (client, c) => {
       for (let i = 0; i < 400; i++) {
         const amount = (i + c) % 2 === 0 ? "3" : "-2";
@@ -155,14 +166,24 @@ interface Acknowledged {
 function openExchangePool(dataDir: string) {
   const config = buildConfig(new Map(), 2).database;
   return openPool(
-    { kind: "socket", socketDir: `${dataDir}/pg`, port: 5432, user: "postgres", database: "exchange" },
+    {
+      kind: "socket",
+      socketDir: `${dataDir}/pg`,
+      port: 5432,
+      user: "postgres",
+      database: "exchange",
+    },
     { ...config, poolSize: 1 },
     "lifecycle-test",
   );
 }
 
 /** Every acknowledged order is there with its account, amount and limit; its owner can query it. */
-async function checkAcknowledged(port: number, dataDir: string, acknowledged: Map<string, Acknowledged>) {
+async function checkAcknowledged(
+  port: number,
+  dataDir: string,
+  acknowledged: Map<string, Acknowledged>,
+) {
   ok(acknowledged.size >= 150);
   const sql = openExchangePool(dataDir);
   try {
@@ -183,12 +204,22 @@ async function checkAcknowledged(port: number, dataDir: string, acknowledged: Ma
     await sql.end();
   }
   for (let account = 0; account < 8; account++) {
-    const mine = [...acknowledged].filter(([, a]) => a.account === String(account)).map(([id]) => id);
+    const mine = [...acknowledged].filter(([, a]) => a.account === String(account)).map(([id]) =>
+      id
+    );
     if (mine.length === 0) continue;
     const answer = results(
-      await sendText(port, `<transactions id="${account}">${mine.map((id) => `<query id="${id}"/>`).join("")}</transactions>`),
+      await sendText(
+        port,
+        `<transactions id="${account}">${
+          mine.map((id) => `<query id="${id}"/>`).join("")
+        }</transactions>`,
+      ),
     );
-    deepStrictEqual(answer.map((e) => `${e.name}:${e.attributes.id}`), mine.map((id) => `status:${id}`));
+    deepStrictEqual(
+      answer.map((e) => `${e.name}:${e.attributes.id}`),
+      mine.map((id) => `status:${id}`),
+    );
   }
 }
 
@@ -214,9 +245,19 @@ async function checkConservation(dataDir: string): Promise<void> {
 Deno.test("--workers 2 serves from two processes on one port and stops everything on SIGTERM", async () => {
   const dataDir = await tempDataDir();
   try {
-    const server = await startServerProcess(["--data-dir", dataDir, "--workers", "2", "--pool-size", "4"]);
+    const server = await startServerProcess([
+      "--data-dir",
+      dataDir,
+      "--workers",
+      "2",
+      "--pool-size",
+      "4",
+    ]);
     const answers = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => sendText(server.port, `<create><account id="${i}" balance="1"/></create>`)),
+      Array.from(
+        { length: 40 },
+        (_, i) => sendText(server.port, `<create><account id="${i}" balance="1"/></create>`),
+      ),
     );
     deepStrictEqual(
       answers.map((a) => describe(results(a)[0]!)),

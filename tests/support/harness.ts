@@ -3,14 +3,23 @@
  * removed at exit), a fresh migrated database per test, and an in-process server on a free port.
  */
 import { buildConfig, type DatabaseConfig, type Limits } from "../../src/config.ts";
-import { type Database, EMBEDDED_DATABASE, ensureDatabase, openPool } from "../../src/db/database.ts";
+import {
+  type Database,
+  EMBEDDED_DATABASE,
+  ensureDatabase,
+  openPool,
+} from "../../src/db/database.ts";
 import { EmbeddedPostgres } from "../../src/db/embedded_postgres.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import { ExchangeService } from "../../src/server/exchange_service.ts";
 import { ExchangeServer } from "../../src/server/server.ts";
 
 /** Settings for a throwaway cluster: durability is not under test here, speed is welcome. */
-export const TEST_CLUSTER_SETTINGS = { fsync: "off", synchronous_commit: "off", full_page_writes: "off" };
+export const TEST_CLUSTER_SETTINGS = {
+  fsync: "off",
+  synchronous_commit: "off",
+  full_page_writes: "off",
+};
 
 let cluster: Promise<{ pg: EmbeddedPostgres; dir: string }> | undefined;
 let databaseCounter = 0;
@@ -45,7 +54,11 @@ export async function freshDatabase(overrides: Partial<DatabaseConfig> = {}): Pr
   const config = testDatabaseConfig(overrides);
   const name = `test_${Deno.pid}_${++databaseCounter}`;
   await ensureDatabase({ ...pg.connection, database: "postgres" }, name, config);
-  const sql = openPool({ kind: "socket", ...pg.connection, database: name }, config, "exchange-test");
+  const sql = openPool(
+    { kind: "socket", ...pg.connection, database: name },
+    config,
+    "exchange-test",
+  );
   const db: Database = {
     sql,
     description: `test database ${name}`,

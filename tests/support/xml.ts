@@ -17,8 +17,10 @@ interface Node {
 
 /** The parser leaves entities in text-node children as written; decode the predefined ones. */
 function unescape(text: string): string {
-  return text.replace(/&(lt|gt|quot|apos|amp);/g, (_, name: string) =>
-    ({ lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" })[name]!);
+  return text.replace(
+    /&(lt|gt|quot|apos|amp);/g,
+    (_, name: string) => ({ lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" })[name]!,
+  );
 }
 
 function convert(node: Node): Element {
@@ -32,14 +34,18 @@ function convert(node: Node): Element {
   return {
     name: node["~name"],
     attributes,
-    text: unescape(kids.filter((k) => k["~name"] === "~text").map((k) => k["#text"] ?? "").join("").trim()),
+    text: unescape(
+      kids.filter((k) => k["~name"] === "~text").map((k) => k["#text"] ?? "").join("").trim(),
+    ),
     children: kids.filter((k) => !k["~name"].startsWith("~")).map(convert),
   };
 }
 
 /** Parses an answer document; returns the children of `<results>`. Throws if it is not one. */
 export function results(xml: string): Element[] {
-  const document = parse(xml, { flatten: { text: false, empty: false, attributes: false } }) as unknown as Node;
+  const document = parse(xml, {
+    flatten: { text: false, empty: false, attributes: false },
+  }) as unknown as Node;
   const root = (document["~children"] ?? []).find((k) => !k["~name"].startsWith("~"));
   if (root === undefined || root["~name"] !== "results") {
     throw new Error(`Not a <results> document: ${xml}`);

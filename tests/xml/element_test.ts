@@ -13,14 +13,23 @@ Deno.test("renderResults escapes attribute values and text", () => {
 });
 
 Deno.test("renderResults replaces characters XML cannot carry", () => {
-  strictEqual(renderResults([element("error", [["id", "a\u0001b"]])]), `<results><error id="a\uFFFDb"/></results>\n`);
+  strictEqual(
+    renderResults([element("error", [["id", "a\u0001b"]])]),
+    `<results><error id="a\uFFFDb"/></results>\n`,
+  );
 });
 
 Deno.test("renderResults nests children in order", () => {
   const xml = renderResults([
     element("status", [["id", "1"]], {
-      children: [element("open", [["shares", "100"]]), element("executed", [["shares", "5"], ["price", "1"]])],
+      children: [
+        element("open", [["shares", "100"]]),
+        element("executed", [["shares", "5"], ["price", "1"]]),
+      ],
     }),
   ]);
-  strictEqual(xml, `<results><status id="1"><open shares="100"/><executed shares="5" price="1"/></status></results>\n`);
+  strictEqual(
+    xml,
+    `<results><status id="1"><open shares="100"/><executed shares="5" price="1"/></status></results>\n`,
+  );
 });

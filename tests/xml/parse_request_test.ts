@@ -23,7 +23,11 @@ Deno.test("parseRequest keeps document order of mixed children", () => {
   deepStrictEqual(request.children.map((c) => c.kind), ["account", "symbol", "account"]);
   const symbol = request.children[1]!;
   if (symbol.kind !== "symbol") throw new Error("expected symbol");
-  deepStrictEqual(symbol.children, [{ kind: "account", attributes: new Map([["id", "1"]]), text: "7" }]);
+  deepStrictEqual(symbol.children, [{
+    kind: "account",
+    attributes: new Map([["id", "1"]]),
+    text: "7",
+  }]);
   deepStrictEqual(request.children[2]!.attributes.get("id"), "2");
 });
 
@@ -72,10 +76,19 @@ Deno.test("parseRequest refuses an unknown root element", () => {
 });
 
 Deno.test("parseRequest enforces depth, attribute and operation limits", () => {
-  refuses(`<create>${"<a>".repeat(10)}${"</a>".repeat(10)}</create>`, /nesting exceeds the limit of 8/);
+  refuses(
+    `<create>${"<a>".repeat(10)}${"</a>".repeat(10)}</create>`,
+    /nesting exceeds the limit of 8/,
+  );
   refuses(`<create>${"<a>".repeat(100_000)}${"</a>".repeat(100_000)}</create>`, /nesting exceeds/);
-  refuses(`<create><account a="1" b="2" c="3" d="4" e="5"/></create>`, /5 attributes, over the limit of 4/);
-  refuses(`<create>${`<account id="1" balance="1"/>`.repeat(6)}</create>`, /6 operations, over the limit of 5/);
+  refuses(
+    `<create><account a="1" b="2" c="3" d="4" e="5"/></create>`,
+    /5 attributes, over the limit of 4/,
+  );
+  refuses(
+    `<create>${`<account id="1" balance="1"/>`.repeat(6)}</create>`,
+    /6 operations, over the limit of 5/,
+  );
   refuses(
     `<create><symbol sym="X">${`<account id="1">1</account>`.repeat(6)}</symbol></create>`,
     /6 operations/,
