@@ -184,6 +184,9 @@ async function sweep(ctx: Context, cores: CoreSetting, isTargetSetting: boolean)
   for (let rep = 1; rep <= o.repetitions; rep++) {
     await measurePoint(ctx, cores, "text", c, "orders", rep);
     await measurePoint(ctx, cores, "text", c, "queries", rep);
+    // pgbench -S keeps its connections, so persistent (binary) connections are the like-for-like
+    // comparison for queries; text framing pays a TCP connection per query on top.
+    await measurePoint(ctx, cores, "binary", c, "queries", rep);
     if (!o.clients.includes(c)) {
       await measurePgbench(ctx, cores, "tpcb", c, rep);
       await measurePgbench(ctx, cores, "select", c, rep);

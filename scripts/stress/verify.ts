@@ -17,7 +17,7 @@ import {
   parseDecimal,
   ZERO,
 } from "../../src/exchange/decimal.ts";
-import { type AnswerElement, parseAnswer } from "./answer.ts";
+import { type AnswerElement, parseAnswer } from "../../src/client/parse_answer.ts";
 import type { AcknowledgedOrder, StressResult } from "./workload.ts";
 
 const QUERIES_PER_REQUEST_MAX = 100;

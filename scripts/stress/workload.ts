@@ -9,7 +9,7 @@
  * a total request count, and by what one request may hold.
  */
 import { BinaryClient, sendText } from "../../src/client/exchange_client.ts";
-import { type AnswerElement, parseAnswer } from "./answer.ts";
+import { type AnswerElement, parseAnswer } from "../../src/client/parse_answer.ts";
 
 export interface StressOptions {
   port: number;

@@ -20,7 +20,9 @@
  *   3. account rows (`accounts ... FOR UPDATE`), all in one statement, ascending by id
  *      in the "C" collation;
  *   4. position rows (`positions`), ascending by account id.
- * A unit may skip levels but never goes back to a lower-numbered one.
+ * A unit may skip levels but never goes back to a lower-numbered one. For orders, levels 3
+ * and 4 are taken inside `exchange_apply_order` (migrations/003_apply_order.sql), which states
+ * the same order where it locks.
  */
 import { AssertionError } from "../exchange/assert.ts";
 import type { Database, ReservedSql } from "./database.ts";

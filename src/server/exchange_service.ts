@@ -252,12 +252,14 @@ export class ExchangeService {
       const sym = checkSymbol(child.attributes.get("sym"));
       const amount = checkOrderAmount(child.attributes.get("amount"));
       const limit = checkLimitPrice(child.attributes.get("limit"));
-      const problem = [sym, amount, limit].find((check) => !check.ok);
-      if (problem !== undefined && !problem.ok) {
-        return errorElement(echoed, problem.message);
+      if (!sym.ok) {
+        return errorElement(echoed, sym.message);
       }
-      if (!sym.ok || !amount.ok || !limit.ok) {
-        throw new AssertionError("validation results disagree");
+      if (!amount.ok) {
+        return errorElement(echoed, amount.message);
+      }
+      if (!limit.ok) {
+        return errorElement(echoed, limit.message);
       }
       const outcome = await placeOrder(this.#db, {
         accountId,

@@ -3,51 +3,15 @@
  * exactly (attribute values untrimmed), and read balances and positions as exact decimal text.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { parse } from "@lowlighter/xml";
 import { sendText } from "../../src/client/exchange_client.ts";
+import { parseAnswer } from "../../src/client/parse_answer.ts";
 import type { Sql } from "../../src/db/database.ts";
 import type { Element } from "../support/xml.ts";
 
 export type { Element };
 
-interface Node {
-  "~name": string;
-  "~children"?: Node[];
-  "#text"?: string;
-  [key: string]: unknown;
-}
-
-function convert(node: Node): Element {
-  const attributes: Record<string, string> = {};
-  for (const key of Object.keys(node)) {
-    if (key.startsWith("@")) {
-      attributes[key.slice(1)] = String(node[key]);
-    }
-  }
-  const kids = node["~children"] ?? [];
-  return {
-    name: node["~name"],
-    attributes,
-    text: kids.filter((k) => k["~name"] === "~text").map((k) => k["#text"] ?? "").join("").trim(),
-    children: kids.filter((k) => !k["~name"].startsWith("~")).map(convert),
-  };
-}
-
-/**
- * Parses an answer like tests/support/xml.ts does, but keeps attribute values verbatim
- * (` 5` stays ` 5`), so that echoes can be compared exactly.
- */
-export function answerElements(xml: string): Element[] {
-  const document = parse(xml, {
-    flatten: { text: false, empty: false, attributes: false },
-    revive: { trim: false, entities: true, booleans: false, numbers: false },
-  }) as unknown as Node;
-  const root = (document["~children"] ?? []).find((k) => !k["~name"].startsWith("~"));
-  if (root === undefined || root["~name"] !== "results") {
-    throw new Error(`Not a <results> document: ${xml}`);
-  }
-  return convert(root).children;
-}
+/** Parses an answer with attribute values kept verbatim, so that echoes compare exactly. */
+export const answerElements: (xml: string) => Element[] = parseAnswer;
 
 /** Whole seconds since the epoch, now. */
 export function nowSeconds(): number {

@@ -1,7 +1,10 @@
-/** Parses a `<results>` answer into plain records, children in document order. */
+/**
+ * Parses a `<results>` answer into plain records, children in document order, attribute values
+ * verbatim (`" 5"` stays `" 5"`), so that clients, tests and tools can compare answers exactly.
+ */
 import { parse } from "@lowlighter/xml";
 
-/** One element of an answer: name, attributes verbatim, text, children in order. */
+/** One element of an answer: name, attributes, text, children in order. */
 export interface AnswerElement {
   name: string;
   attributes: Record<string, string>;
@@ -16,6 +19,19 @@ interface Node {
   [key: string]: unknown;
 }
 
+const PREDEFINED_ENTITIES: Record<string, string> = {
+  lt: "<",
+  gt: ">",
+  quot: '"',
+  apos: "'",
+  amp: "&",
+};
+
+/** The parser decodes entities in attributes but leaves text-node children as written. */
+function decodeText(text: string): string {
+  return text.replace(/&(lt|gt|quot|apos|amp);/g, (_, name: string) => PREDEFINED_ENTITIES[name]!);
+}
+
 function convert(node: Node): AnswerElement {
   const attributes: Record<string, string> = {};
   for (const key of Object.keys(node)) {
@@ -27,7 +43,9 @@ function convert(node: Node): AnswerElement {
   return {
     name: node["~name"],
     attributes,
-    text: kids.filter((k) => k["~name"] === "~text").map((k) => k["#text"] ?? "").join("").trim(),
+    text: decodeText(
+      kids.filter((k) => k["~name"] === "~text").map((k) => k["#text"] ?? "").join("").trim(),
+    ),
     children: kids.filter((k) => !k["~name"].startsWith("~")).map(convert),
   };
 }
