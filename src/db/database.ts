@@ -47,6 +47,10 @@ export function openPool(target: Target, config: DatabaseConfig, applicationName
     },
   };
   if (target.kind === "url") {
+    const socket = socketFromUrl(target.url);
+    if (socket !== undefined) {
+      return postgres(socket.url, { ...options, host: socket.dir, path: socket.path });
+    }
     return postgres(target.url, options);
   }
   return postgres({
@@ -57,6 +61,27 @@ export function openPool(target: Target, config: DatabaseConfig, applicationName
     username: target.user,
     database: target.database,
   });
+}
+
+/**
+ * libpq's way to name a Unix socket in a URL, `postgres://user@localhost/db?host=/run/dir`,
+ * which postgres.js does not read from URLs: returns the directory, the socket file and the URL
+ * without the `host` parameter.
+ */
+function socketFromUrl(url: string): { url: string; dir: string; path: string } | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const dir = parsed.searchParams.get("host");
+  if (dir === null || !dir.startsWith("/")) {
+    return undefined;
+  }
+  parsed.searchParams.delete("host");
+  const port = parsed.port === "" ? "5432" : parsed.port;
+  return { url: parsed.toString(), dir, path: `${dir}/.s.PGSQL.${port}` };
 }
 
 /** Starts the embedded cluster if no URL was given, creates the database, opens the pool. */

@@ -5,7 +5,8 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { BinaryClient, sendText } from "../../src/client/exchange_client.ts";
 import { buildConfig } from "../../src/config.ts";
-import { openPool } from "../../src/db/database.ts";
+import { ensureDatabase, openPool } from "../../src/db/database.ts";
+import { testCluster } from "../support/harness.ts";
 import { startServerProcess } from "../support/server_process.ts";
 import { describe, results } from "../support/xml.ts";
 
@@ -271,4 +272,33 @@ Deno.test("--workers 2 serves from two processes on one port and stops everythin
   } finally {
     await stopLeftovers(dataDir);
   }
+});
+
+Deno.test("--database-url serves from an existing PostgreSQL instead of the embedded one", async () => {
+  const { pg } = await testCluster();
+  const config = buildConfig(new Map(), 2).database;
+  const name = `url_${Deno.pid}_${Date.now()}`;
+  await ensureDatabase({ ...pg.connection, database: "postgres" }, name, config);
+  const url =
+    `postgres://postgres@localhost:${pg.connection.port}/${name}?host=${pg.connection.socketDir}`;
+  const server = await startServerProcess(["--database-url", url]);
+  try {
+    deepStrictEqual(
+      results(await sendText(server.port, `<create><account id="9" balance="3"/></create>`)).map(
+        describe,
+      ),
+      ["created{id=9}"],
+    );
+    const sql = openPool({ kind: "url", url }, { ...config, poolSize: 1 }, "lifecycle-test");
+    try {
+      const rows = await sql`SELECT id, balance::text AS balance FROM accounts`;
+      deepStrictEqual(rows.map((r) => [r.id, r.balance]), [["9", "3"]]);
+    } finally {
+      await sql.end();
+    }
+  } finally {
+    server.kill("SIGTERM");
+    strictEqual((await server.status).code, 0);
+  }
+  ok(await pg.isRunning(), "the server leaves a PostgreSQL it did not start running");
 });
