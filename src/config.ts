@@ -18,11 +18,12 @@ export interface Limits {
   childrenPerRequestMax: number;
   /** Most attributes on a single element. */
   attributesPerElementMax: number;
-  /** Most requests a binary connection may have waiting for their answers. */
-  pipelineDepthMax: number;
   /** Connections served at once; further clients wait in the kernel's accept queue. */
   connectionsMax: number;
-  /** A client that has started a frame and sends nothing for this long is closed. */
+  /**
+   * A frame must be complete this long after it started (else it is refused and the connection
+   * closed); also the limit for a client silent since connecting or not reading its answers.
+   */
   frameTimeoutMs: number;
   /** A connection with no partial frame and nothing in flight is closed after this long. */
   idleTimeoutMs: number;
@@ -65,7 +66,6 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   xmlDepthMax: 16,
   childrenPerRequestMax: 10_000,
   attributesPerElementMax: 16,
-  pipelineDepthMax: 64,
   connectionsMax: 1024,
   frameTimeoutMs: 10_000,
   idleTimeoutMs: 60_000,
@@ -144,12 +144,6 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: "EXCHANGE_ATTRIBUTES_PER_ELEMENT_MAX",
     kind: "integer",
     help: "most attributes on one element (16)",
-  },
-  {
-    flag: "pipeline-depth-max",
-    env: "EXCHANGE_PIPELINE_DEPTH_MAX",
-    kind: "integer",
-    help: "requests waiting per binary connection (64)",
   },
   {
     flag: "connections-max",
@@ -302,7 +296,6 @@ export function buildConfig(values: RawOptions, cpuCount: number): ServerConfig 
         3,
         1024,
       ),
-      pipelineDepthMax: integer(values, "pipeline-depth-max", d.pipelineDepthMax, 1, 100_000),
       connectionsMax: integer(values, "connections-max", d.connectionsMax, 1, 1_000_000),
       frameTimeoutMs: integer(values, "frame-timeout-ms", d.frameTimeoutMs, 1, 3_600_000),
       idleTimeoutMs: integer(values, "idle-timeout-ms", d.idleTimeoutMs, 1, 86_400_000),

@@ -41,6 +41,7 @@ export class FrameDecoder {
   #headerFilled = 0;
   #payload: Uint8Array = new Uint8Array(0);
   #payloadFilled = 0;
+  #framesDecoded = 0;
 
   constructor(options: FrameDecoderOptions) {
     this.#options = options;
@@ -57,6 +58,11 @@ export class FrameDecoder {
       return true;
     }
     return this.#state === "header" && this.#headerFilled > 0;
+  }
+
+  /** Frames completed so far; lets a caller tell a stalled frame from a stream of frames. */
+  get framesDecoded(): number {
+    return this.#framesDecoded;
   }
 
   /** True once no further frame can come (text framing answered, or a failure). */
@@ -185,6 +191,7 @@ export class FrameDecoder {
 
   #completePayload(out: DecodedFrame[]): void {
     out.push({ kind: "frame", framing: this.#framing!, payload: this.#payload });
+    this.#framesDecoded++;
     this.#payload = new Uint8Array(0);
     this.#payloadFilled = 0;
     // Text framing carries exactly one request; whatever follows it is not read.

@@ -47,6 +47,11 @@ export class LengthPrefixDecoderStream extends TransformStream<Uint8Array, Decod
     return this.#decoder.midFrame;
   }
 
+  /** Frames completed so far. */
+  get framesDecoded(): number {
+    return this.#decoder.framesDecoded;
+  }
+
   /** True once no further frame can come (text framing answered, or a failure). */
   get finished(): boolean {
     return this.#decoder.finished;

@@ -41,6 +41,8 @@ export class Connection {
   #receivedAny = false;
   #lastActivity = performance.now();
   #writingSince: number | undefined;
+  /** When the sweep first saw the current incomplete frame (and how many frames were done). */
+  #frameMark: { since: number; framesDecoded: number } | undefined;
   #shuttingDown = false;
   #closed = false;
 
@@ -106,11 +108,17 @@ export class Connection {
     }
     const quiet = now - this.#lastActivity;
     if (this.#decoder.midFrame) {
-      if (quiet > frameTimeoutMs) {
-        this.#finishInput(`timed out after ${frameTimeoutMs} ms without data`);
+      // A deadline for the whole frame, not for silence: a client trickling a byte at a time
+      // cannot hold the connection. A frame completing resets it (the count moves on).
+      const framesDecoded = this.#decoder.framesDecoded;
+      if (this.#frameMark === undefined || this.#frameMark.framesDecoded !== framesDecoded) {
+        this.#frameMark = { since: Math.min(now, this.#lastActivity), framesDecoded };
+      } else if (now - this.#frameMark.since > frameTimeoutMs) {
+        this.#finishInput(`timed out after ${frameTimeoutMs} ms without a complete frame`);
       }
       return;
     }
+    this.#frameMark = undefined;
     if (this.#handler.busy) {
       return;
     }

@@ -127,7 +127,7 @@ Deno.test("server closes a client stalled mid-frame, with an error, after the fr
     const started = performance.now();
     const answer = await sendRawKeepOpen(server.port, enc.encode("100\n<create>"));
     const elapsed = performance.now() - started;
-    ok(/timed out after 300 ms/.test(errorText(answer)), answer);
+    ok(/timed out after 300 ms without a complete frame/.test(errorText(answer)), answer);
     ok(elapsed >= 250 && elapsed < 3000, `closed after ${elapsed} ms`);
   } finally {
     await server.close();
@@ -207,3 +207,40 @@ async function sendRawKeepOpen(port: number, bytes: Uint8Array): Promise<string>
     conn.close();
   }
 }
+
+Deno.test("server closes a client that trickles a frame byte by byte past the frame deadline", async () => {
+  const server = await startTestServer({ limits: { frameTimeoutMs: 400 } });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    const started = performance.now();
+    await conn.write(enc.encode("100\n<create>"));
+    // One byte every 100 ms: never silent for long, but the frame is never complete.
+    const trickle = (async () => {
+      for (let i = 0; i < 50; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        try {
+          await conn.write(enc.encode(" "));
+        } catch {
+          return;
+        }
+      }
+    })();
+    const chunks: string[] = [];
+    const buffer = new Uint8Array(4096);
+    for (;;) {
+      const n = await conn.read(buffer).catch(() => null);
+      if (n === null) break;
+      chunks.push(new TextDecoder().decode(buffer.subarray(0, n)));
+    }
+    const elapsed = performance.now() - started;
+    ok(
+      /timed out after 400 ms without a complete frame/.test(errorText(chunks.join(""))),
+      chunks.join(""),
+    );
+    ok(elapsed < 2_000, `closed after ${elapsed} ms`);
+    await trickle;
+  } finally {
+    conn.close();
+    await server.close();
+  }
+});
