@@ -3,6 +3,7 @@
  * queries and cancels of its own orders. Prices and amounts are built as decimal strings from
  * small integers: no binary floating point ever reaches a request.
  */
+import { seededRandom } from "../seeded_random.ts";
 
 /** What a point measures: the realistic mix, or one operation kind for the target checks. */
 export type WorkloadKind = "mix" | "orders" | "queries";
@@ -37,18 +38,6 @@ const ORDER_ID = /\bid="([0-9]+)"/;
 /** Orders a client remembers for queries and cancels (older ones are forgotten). */
 const REMEMBERED_MAX = 64;
 
-/** A small deterministic PRNG (mulberry32), so runs are repeatable per seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Symbol names used by the bench. */
 export function symbolNames(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `BX${i}`);
@@ -69,7 +58,7 @@ export class TraderWorkload {
     this.#account = account;
     this.#symbols = symbols;
     this.#kind = kind;
-    this.#random = rng(seed);
+    this.#random = seededRandom(seed);
   }
 
   /** Requests sent before the clock starts, so queries and cancels have orders to refer to. */

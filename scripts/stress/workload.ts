@@ -10,6 +10,7 @@
  */
 import { BinaryClient, sendText } from "../../src/client/exchange_client.ts";
 import { type AnswerElement, parseAnswer } from "../../src/client/parse_answer.ts";
+import { seededRandom } from "../seeded_random.ts";
 
 export interface StressOptions {
   port: number;
@@ -78,18 +79,6 @@ const CHILDREN_PER_REQUEST_MAX = 3;
 const BALANCE = "5000";
 const SHARES_PER_ACCOUNT = "100";
 
-/** mulberry32: a tiny deterministic PRNG. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** One planned operation of a request, kept to check its answer. */
 type Planned =
   | { kind: "order"; sym: string; amount: string; limit: string }
@@ -99,7 +88,7 @@ type Planned =
 /** Runs the workload against a server at `options.port`; returns what clients saw. */
 export async function runStress(options: StressOptions): Promise<StressResult> {
   const host = options.host ?? "127.0.0.1";
-  const random = prng(options.seed);
+  const random = seededRandom(options.seed);
   const accountIds = Array.from({ length: options.accounts }, (_, i) => String(7000 + i));
   const symbols = Array.from({ length: options.symbols }, (_, i) => `HOT${i}`);
   const result: StressResult = {

@@ -15,18 +15,7 @@ import {
   normalize,
   show,
 } from "./exchange_fixture.ts";
-
-/** mulberry32: a tiny deterministic PRNG, enough to make runs replayable. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../../scripts/seeded_random.ts";
 
 const SYMBOLS = ["A", "B", "C"];
 const OPERATIONS_SEQUENTIAL = 220;
@@ -52,7 +41,7 @@ class Scenario {
   #nextAccount = 1;
 
   constructor(seed: number) {
-    this.#random = prng(seed);
+    this.#random = seededRandom(seed);
   }
 
   int(low: number, high: number): number {
