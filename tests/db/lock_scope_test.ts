@@ -1,0 +1,69 @@
+/**
+ * Only what must be serialized is: a held book lock on one symbol stops orders on that symbol
+ * and nothing else, not even other orders of the same account.
+ */
+import { ok, strictEqual } from "node:assert/strict";
+import { sendText } from "../../src/client/exchange_client.ts";
+import { startTestServer } from "../support/harness.ts";
+import { results } from "../support/xml.ts";
+
+Deno.test("a held book lock delays orders on its symbol only, not on other symbols or of the same account", async () => {
+  const server = await startTestServer();
+  const blocker = await server.db.sql.reserve();
+  try {
+    await sendText(
+      server.port,
+      `<create><account id="1" balance="100000"/><account id="2" balance="100000"/>` +
+        `<symbol sym="A"><account id="1">100</account></symbol>` +
+        `<symbol sym="B"><account id="1">100</account><account id="2">100</account></symbol></create>`,
+    );
+    // An outside transaction holds A's book lock (level 1 of the global order).
+    await blocker`BEGIN`;
+    await blocker`SELECT sym FROM symbols WHERE sym = 'A' FOR UPDATE`;
+
+    let blockedDone = false;
+    const blocked = sendText(
+      server.port,
+      `<transactions id="1"><order sym="A" amount="-5" limit="10"/></transactions>`,
+    ).then((answer) => {
+      blockedDone = true;
+      return answer;
+    });
+    // Meanwhile, orders on B proceed, from another account and from the same account.
+    const started = performance.now();
+    for (const account of ["2", "1"]) {
+      const answer = results(
+        await within(
+          2_000,
+          sendText(
+            server.port,
+            `<transactions id="${account}"><order sym="B" amount="-1" limit="10"/></transactions>`,
+          ),
+        ),
+      );
+      strictEqual(answer[0]!.name, "opened", JSON.stringify(answer));
+    }
+    const elapsed = performance.now() - started;
+    ok(elapsed < 2_000, `orders on B took ${elapsed} ms`);
+    ok(!blockedDone, "the order on A waits for its book lock");
+
+    await blocker`ROLLBACK`;
+    strictEqual(results(await blocked)[0]!.name, "opened");
+  } finally {
+    blocker.release();
+    await server.close();
+  }
+});
+
+/** `promise`, or a failure if it takes longer than `ms` (a wrongly held lock would hang it). */
+async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
