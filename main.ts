@@ -14,6 +14,7 @@ import {
 import { openDatabase } from "./src/db/database.ts";
 import { migrate } from "./src/db/migrate.ts";
 import { ExchangeService } from "./src/server/exchange_service.ts";
+import { formatReadyLine } from "./src/server/ready_line.ts";
 import { ExchangeServer } from "./src/server/server.ts";
 import { freePort, poolShare, workerArgs, WorkerSupervisor } from "./src/server/workers.ts";
 
@@ -52,10 +53,11 @@ async function serve(config: ServerConfig, role: "single" | "worker"): Promise<v
     log,
   });
   const stop = signalled();
-  console.log(
-    `exchange server listening on ${config.host}:${server.port} (pid ${Deno.pid}), ` +
-      `database: ${db.description}, pool ${config.database.poolSize}`,
-  );
+  console.log(formatReadyLine(
+    config.host,
+    server.port,
+    `database: ${db.description}, pool ${config.database.poolSize}`,
+  ));
   const serving = server.serve();
   const signal = await stop;
   log(`${signal}: no longer accepting; finishing requests in flight`);
@@ -79,10 +81,12 @@ async function supervise(config: ServerConfig, args: string[]): Promise<void> {
   const stop = signalled();
   try {
     await supervisor.start(config.workers);
-    console.log(
-      `exchange server listening on ${config.host}:${port} (pid ${Deno.pid}), ${config.workers} workers, ` +
-        `database: ${db.description}, pool ${share * config.workers} (${share} per worker)`,
-    );
+    console.log(formatReadyLine(
+      config.host,
+      port,
+      `${config.workers} workers, database: ${db.description}, ` +
+        `pool ${share * config.workers} (${share} per worker)`,
+    ));
     const signal = await stop;
     log(`${signal}: stopping workers`);
   } finally {

@@ -3,6 +3,8 @@
  * the server starts, inherits the pinning) and stops it with SIGTERM so PostgreSQL stops too.
  */
 import { fileURLToPath } from "node:url";
+import { awaitReadyLine } from "../../src/server/ready_line.ts";
+import { freePort as freePortOn } from "../../src/server/workers.ts";
 import { postmasterPid } from "./proc_stats.ts";
 
 /** The repository root (scripts/bench/ is two levels down). */
@@ -27,10 +29,7 @@ export interface ServerProcess {
 
 /** A free TCP port on 127.0.0.1 (the kernel picks it). */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+  return freePortOn("127.0.0.1");
 }
 
 async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
@@ -90,7 +89,6 @@ export async function startServer(options: {
       if (tail.length > 40) tail.shift();
     }
   })().catch(() => {});
-  const stdout = lines(child.stdout);
   let exited = false;
   const status = child.status.then((s) => {
     exited = true;
@@ -129,34 +127,13 @@ export async function startServer(options: {
     await stderrDone;
   };
 
-  let banner: string | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), START_TIMEOUT_MS);
-  });
+  let banner: string;
   try {
-    const firstLines = (async () => {
-      for (let i = 0; i < 1000; i++) {
-        const next = await stdout.next();
-        if (next.done) return undefined;
-        if (next.value.includes("listening on")) return next.value;
-      }
-      return undefined;
-    })();
-    banner = await Promise.race([firstLines, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-  if (banner === undefined) {
+    banner = (await awaitReadyLine(child.stdout, START_TIMEOUT_MS)).line;
+  } catch {
     await stop();
     throw new Error(`server did not start; its last output:\n${tail.join("\n")}`);
   }
-  // Keep draining stdout in the background.
-  (async () => {
-    for (let i = 0; i < 1e9; i++) {
-      if ((await stdout.next()).done) return;
-    }
-  })().catch(() => {});
   return {
     pid: child.pid,
     port: options.port,

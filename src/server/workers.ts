@@ -5,6 +5,8 @@
  * The total of database connections stays bounded: each worker gets an equal share.
  */
 
+import { awaitReadyLine } from "./ready_line.ts";
+
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 /** Most times a crashed worker is started again before the supervisor gives up on it. */
 const WORKER_RESTARTS_MAX = 10;
@@ -78,9 +80,12 @@ export class WorkerSupervisor {
       stdin: "null",
     }).spawn();
     this.#workers[index] = { child, restarts };
-    const ready = readyLine(child.stdout);
     child.status.then((status) => this.#exited(index, child, status));
-    await ready;
+    // The worker's later output goes on to the supervisor's stdout.
+    const encoder = new TextEncoder();
+    await awaitReadyLine(child.stdout, READY_TIMEOUT_MS, (text) => {
+      Deno.stdout.writeSync(encoder.encode(text));
+    });
   }
 
   #exited(index: number, child: Deno.ChildProcess, status: Deno.CommandStatus): void {
@@ -110,28 +115,4 @@ export class WorkerSupervisor {
       await child.status;
     }));
   }
-}
-
-/** Waits for the worker's ready line, then keeps draining its stdout to ours. */
-async function readyLine(stdout: ReadableStream<Uint8Array>): Promise<void> {
-  const reader = stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (!seen.includes("listening on")) {
-    if (Date.now() > deadline) {
-      throw new Error("worker did not become ready in time");
-    }
-    const { value, done } = await reader.read();
-    if (done) {
-      throw new Error(`worker exited before it was ready: ${seen}`);
-    }
-    seen += value;
-  }
-  (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      await Deno.stdout.write(new TextEncoder().encode(value));
-    }
-  })().catch(() => {});
 }

@@ -1,4 +1,5 @@
 /** Runs the real server (`main.ts`) as a child process, as a user would, for lifecycle tests. */
+import { awaitReadyLine, type ReadyLine } from "../../src/server/ready_line.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const READY_TIMEOUT_MS = 60_000;
@@ -28,39 +29,22 @@ export async function startServerProcess(args: string[]): Promise<ServerProcess>
       errors += chunk;
     }
   })();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream());
-  const reader = lines.getReader();
-  let out = "";
-  const deadline = setTimeout(() => child.kill("SIGKILL"), READY_TIMEOUT_MS);
+  let ready: ReadyLine;
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) {
-        throw new Error(`server exited before it was ready:\n${out}\n${errors}`);
-      }
-      out += value;
-      const match = /listening on [^\s]+:(\d+) \(pid (\d+)\)/.exec(out);
-      if (match !== null) {
-        // Keep draining stdout so the child never blocks on a full pipe.
-        (async () => {
-          try {
-            for (;;) {
-              if ((await reader.read()).done) return;
-            }
-          } catch {
-            // Ended.
-          }
-        })();
-        return {
-          port: Number(match[1]),
-          pid: Number(match[2]),
-          stderr: () => errors,
-          kill: (signal) => child.kill(signal),
-          status: child.status,
-        };
-      }
+    ready = await awaitReadyLine(child.stdout, READY_TIMEOUT_MS);
+  } catch (error) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone.
     }
-  } finally {
-    clearTimeout(deadline);
+    throw new Error(`${(error as Error).message}\n${errors}`);
   }
+  return {
+    port: ready.port,
+    pid: ready.pid,
+    stderr: () => errors,
+    kill: (signal) => child.kill(signal),
+    status: child.status,
+  };
 }
