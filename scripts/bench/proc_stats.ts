@@ -1,5 +1,6 @@
 /** CPU time and memory of the server and its PostgreSQL, read from /proc (Linux only). */
 import { join } from "node:path";
+import { runningPostmasterPid } from "../../src/db/embedded_postgres.ts";
 
 /** Kernel clock ticks per second; 100 on every mainstream Linux build. */
 const CLK_TCK = 100;
@@ -25,15 +26,8 @@ function readStat(pid: number): StatFields | undefined {
   return { ppid: field(4), own: field(14) + field(15), reaped: field(16) + field(17) };
 }
 
-/** The postmaster's pid, from `<dataDir>/pg/postmaster.pid`, if it is running. */
-export function postmasterPid(dataDir: string): number | undefined {
-  try {
-    const pid = Number(Deno.readTextFileSync(join(dataDir, "pg", "postmaster.pid")).split("\n")[0]);
-    return readStat(pid) === undefined ? undefined : pid;
-  } catch {
-    return undefined;
-  }
-}
+/** The postmaster's pid, if PostgreSQL is running on `<dataDir>`. */
+export const postmasterPid = runningPostmasterPid;
 
 /** The directory holding PostgreSQL's Unix socket (line 5 of postmaster.pid). */
 export function postgresSocketDir(dataDir: string): string | undefined {

@@ -49,9 +49,8 @@ export class EmbeddedPostgres {
     owner: { uid: number; gid: number } | undefined,
   ) {
     this.#options = options;
-    const dataDir = resolve(options.dataDir);
-    this.clusterDir = join(dataDir, "pg");
-    this.logFile = join(dataDir, "postgres.log");
+    this.clusterDir = clusterDirOf(options.dataDir);
+    this.logFile = join(resolve(options.dataDir), "postgres.log");
     this.#owner = owner;
     this.connection = {
       socketDir: socketDirFor(this.clusterDir),
@@ -110,18 +109,6 @@ export class EmbeddedPostgres {
       }).outputSync();
     } catch {
       // Nothing more can be done while the process exits.
-    }
-  }
-
-  /** The postmaster's process id, read from `postmaster.pid` (undefined if not running). */
-  async postmasterPid(): Promise<number | undefined> {
-    try {
-      const pid = Number(
-        (await Deno.readTextFile(join(this.clusterDir, "postmaster.pid"))).split("\n")[0],
-      );
-      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-    } catch {
-      return undefined;
     }
   }
 
@@ -210,25 +197,17 @@ export class EmbeddedPostgres {
    * a killed PostgreSQL leaves a stale `postmaster.pid`. Reuse the first, remove the second.
    */
   async #adoptRunningServer(): Promise<boolean> {
-    const pidFile = join(this.clusterDir, "postmaster.pid");
-    let pid: number;
-    try {
-      pid = Number((await Deno.readTextFile(pidFile)).split("\n")[0]);
-    } catch {
-      return false;
-    }
-    let cmdline = "";
-    try {
-      cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
-    } catch {
-      // No such process.
-    }
-    if (cmdline.includes("postgres") && cmdline.includes(this.clusterDir)) {
+    const pid = runningPostmasterPid(this.#options.dataDir);
+    if (pid !== undefined) {
       this.#options.log?.(`reusing PostgreSQL already running on ${this.clusterDir} (pid ${pid})`);
       return true;
     }
-    this.#options.log?.(`removing stale postmaster.pid of pid ${pid}`);
-    await Deno.remove(pidFile);
+    try {
+      await Deno.remove(join(this.clusterDir, "postmaster.pid"));
+      this.#options.log?.("removed a stale postmaster.pid");
+    } catch {
+      // None there: PostgreSQL was stopped cleanly (or never started).
+    }
     return false;
   }
 
@@ -259,6 +238,27 @@ export class EmbeddedPostgres {
       );
     }
     return output;
+  }
+}
+
+/** Where the cluster of the data directory `dataDir` lives. */
+function clusterDirOf(dataDir: string): string {
+  return join(resolve(dataDir), "pg");
+}
+
+/**
+ * The pid of the PostgreSQL running on the cluster of `dataDir`, read from its postmaster.pid,
+ * or undefined. The process must exist and be a postgres for this very cluster: after a crash
+ * the pid in a stale file may belong to an unrelated process.
+ */
+export function runningPostmasterPid(dataDir: string): number | undefined {
+  const clusterDir = clusterDirOf(dataDir);
+  try {
+    const pid = Number(Deno.readTextFileSync(join(clusterDir, "postmaster.pid")).split("\n")[0]);
+    const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+    return cmdline.includes("postgres") && cmdline.includes(clusterDir) ? pid : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -6,6 +6,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { BinaryClient, sendText } from "../../src/client/exchange_client.ts";
 import { buildConfig } from "../../src/config.ts";
 import { ensureDatabase, openPool } from "../../src/db/database.ts";
+import { runningPostmasterPid } from "../../src/db/embedded_postgres.ts";
 import { testCluster } from "../support/harness.ts";
 import { startServerProcess } from "../support/server_process.ts";
 import { describe, results } from "../support/xml.ts";
@@ -16,24 +17,17 @@ async function tempDataDir(): Promise<string> {
   return dir;
 }
 
-async function postgresRunning(dataDir: string): Promise<boolean> {
-  try {
-    const pid = Number((await Deno.readTextFile(`${dataDir}/pg/postmaster.pid`)).split("\n")[0]);
-    return (await Deno.readTextFile(`/proc/${pid}/cmdline`)).includes("postgres");
-  } catch {
-    return false;
-  }
+function postgresRunning(dataDir: string): boolean {
+  return runningPostmasterPid(dataDir) !== undefined;
 }
 
 async function stopLeftovers(dataDir: string): Promise<void> {
-  try {
-    const pid = Number((await Deno.readTextFile(`${dataDir}/pg/postmaster.pid`)).split("\n")[0]);
+  const pid = runningPostmasterPid(dataDir);
+  if (pid !== undefined) {
     Deno.kill(pid, "SIGQUIT");
-    for (let i = 0; i < 100 && (await postgresRunning(dataDir)); i++) {
+    for (let i = 0; i < 100 && postgresRunning(dataDir); i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
-  } catch {
-    // Not running.
   }
   await Deno.remove(dataDir, { recursive: true }).catch(() => {});
 }
@@ -50,7 +44,7 @@ Deno.test("server keeps state across restarts and --reset starts empty", async (
     );
     server.kill("SIGTERM");
     strictEqual((await server.status).code, 0);
-    ok(!(await postgresRunning(dataDir)), "PostgreSQL stopped with the server");
+    ok(!postgresRunning(dataDir), "PostgreSQL stopped with the server");
 
     server = await startServerProcess(["--data-dir", dataDir]);
     const again = results(
@@ -144,7 +138,8 @@ Deno.test("kill -9 of the server, then of PostgreSQL, loses no acknowledged orde
     await checkConservation(dataDir);
 
     // Now crash PostgreSQL itself (SIGKILL to the postmaster) and the server with it.
-    const pgPid = Number((await Deno.readTextFile(`${dataDir}/pg/postmaster.pid`)).split("\n")[0]);
+    const pgPid = runningPostmasterPid(dataDir);
+    ok(pgPid !== undefined, "PostgreSQL runs under the restarted server");
     Deno.kill(pgPid, "SIGKILL");
     server.kill("SIGKILL");
     await server.status;
@@ -268,7 +263,7 @@ Deno.test("--workers 2 serves from two processes on one port and stops everythin
     strictEqual(workers.length, 2, server.stderr());
     server.kill("SIGTERM");
     strictEqual((await server.status).code, 0);
-    ok(!(await postgresRunning(dataDir)), "PostgreSQL stopped with the supervisor");
+    ok(!postgresRunning(dataDir), "PostgreSQL stopped with the supervisor");
   } finally {
     await stopLeftovers(dataDir);
   }
