@@ -112,7 +112,11 @@ export async function openDatabase(
   return makeDatabase(sql, `embedded PostgreSQL 18 in ${config.dataDir}`, embedded, config);
 }
 
-function makeDatabase(
+/**
+ * A {@link Database} over an open pool; `close()` also stops `embedded` when given (the process
+ * that started a cluster owns it).
+ */
+export function makeDatabase(
   sql: Sql,
   description: string,
   embedded: EmbeddedPostgres | undefined,

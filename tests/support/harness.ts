@@ -7,6 +7,7 @@ import {
   type Database,
   EMBEDDED_DATABASE,
   ensureDatabase,
+  makeDatabase,
   openPool,
 } from "../../src/db/database.ts";
 import { EmbeddedPostgres } from "../../src/db/embedded_postgres.ts";
@@ -59,15 +60,8 @@ export async function freshDatabase(overrides: Partial<DatabaseConfig> = {}): Pr
     config,
     "exchange-test",
   );
-  const db: Database = {
-    sql,
-    description: `test database ${name}`,
-    embedded: pg,
-    retriesMax: config.retriesMax,
-    async close() {
-      await sql.end({ timeout: 5 });
-    },
-  };
+  // The test database does not own the shared cluster: closing it leaves the cluster running.
+  const db = makeDatabase(sql, `test database ${name}`, undefined, config);
   await migrate(db, { reset: false });
   return db;
 }
