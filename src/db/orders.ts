@@ -42,8 +42,8 @@ export interface PlaceOrderRequest {
 /**
  * Opens an order, reserving its cash or shares, and matches it against the book at once.
  *
- * Locks: the symbol row (1), the crossing resting orders (2), every account that trades,
- * ascending (3), and for a sell the seller's position (4).
+ * Locks: the symbol row (1); the resting orders it fills (2), row-locked by their UPDATE;
+ * every account that trades, ascending (3); for a sell the seller's position (4).
  * Round trips: 2 when the first page of the book suffices, one more per further page:
  *   1. BEGIN, book lock with a new transaction id, first page of crossing orders;
  *   2. `exchange_apply_order(...)`: account locks, funds check (or position lock and shares
@@ -132,8 +132,11 @@ function toRestingOrder(row: Record<string, unknown>): RestingOrder {
 }
 
 /**
- * One page of the other side's open orders that cross `limit`, in priority order, locked.
+ * One page of the other side's open orders that cross `limit`, in priority order.
  * `after` continues from the last order of the previous page (keyset pagination).
+ * Not `FOR UPDATE`: the symbol lock we hold already excludes every other writer of this book,
+ * and a row lock on each page row cost a WAL record and a dirtied page per row (measured: WAL
+ * per order 1.9-2.6 kB with the row locks, 1.2 kB without), most of them for rows not filled.
  */
 function bookPage(
   tx: ReservedSql,
@@ -152,8 +155,7 @@ function bookPage(
       WHERE sym = ${sym} AND amount < 0 AND open_shares > 0 AND limit_price <= ${price}
         AND (${afterPrice}::numeric IS NULL OR (limit_price, id) > (${afterPrice}::numeric, ${afterId}::bigint))
       ORDER BY limit_price, id
-      LIMIT ${BOOK_PAGE_ORDERS}
-      FOR UPDATE`;
+      LIMIT ${BOOK_PAGE_ORDERS}`;
   }
   // An incoming sell meets buys: highest limit first, then oldest.
   const afterPrice = after === undefined ? null : formatDecimal(after.limit);
@@ -164,8 +166,7 @@ function bookPage(
       AND (${afterPrice}::numeric IS NULL OR limit_price < ${afterPrice}::numeric
            OR (limit_price = ${afterPrice}::numeric AND id > ${afterId}::bigint))
     ORDER BY limit_price DESC, id
-    LIMIT ${BOOK_PAGE_ORDERS}
-    FOR UPDATE`;
+    LIMIT ${BOOK_PAGE_ORDERS}`;
 }
 
 /**

@@ -16,7 +16,9 @@
  *
  * Global lock order, which every unit of work follows so that no two can deadlock:
  *   1. the symbol row (`symbols ... FOR UPDATE`): the lock on that symbol's order book;
- *   2. order rows of that symbol (`orders ... FOR UPDATE`), in book order;
+ *   2. order rows of that symbol. Every write to an order row happens under its symbol's lock
+ *      (placing, filling, canceling), so the book can be read without row locks; the rows a
+ *      unit writes are row-locked by its UPDATE (or by `FOR UPDATE` for a cancel);
  *   3. account rows (`accounts ... FOR UPDATE`), all in one statement, ascending by id
  *      in the "C" collation;
  *   4. position rows (`positions`), ascending by account id.
