@@ -47,6 +47,24 @@ Deno.test("parseRequest decodes standard entities and keeps attribute values ver
   deepStrictEqual(request.children[0]!.attributes.get("balance"), " 5");
 });
 
+Deno.test("parseRequest decodes entities and CDATA in an account's share count", () => {
+  const request = parseText(
+    `<create><symbol sym="X"><account id="1"> &#49;<![CDATA[2]]>&#x33; </account></symbol></create>`,
+  );
+  if (request.kind !== "create") throw new Error("expected create");
+  const symbol = request.children[0]!;
+  if (symbol.kind !== "symbol") throw new Error("expected symbol");
+  deepStrictEqual(symbol.children[0], {
+    kind: "account",
+    attributes: new Map([["id", "1"]]),
+    text: "123",
+  });
+});
+
+Deno.test("parseRequest refuses an undefined entity and says where the problem is", () => {
+  refuses(`<create><account id="&bogus;"/></create>`, /^Malformed XML: 1:\d+: undefined entity/);
+});
+
 Deno.test("parseRequest refuses malformed XML", () => {
   refuses(`<create><account></create>`, /^Malformed XML/);
   refuses(`<create a="1" a="2"/>`, /^Malformed XML/);
@@ -93,6 +111,9 @@ Deno.test("parseRequest enforces depth, attribute and operation limits", () => {
     `<create><symbol sym="X">${`<account id="1">1</account>`.repeat(6)}</symbol></create>`,
     /6 operations/,
   );
+  // A <symbol> with nothing to credit still counts as one operation.
+  refuses(`<create>${`<symbol sym="X"/>`.repeat(6)}</create>`, /6 operations/);
+  parseText(`<create>${`<symbol sym="X"/>`.repeat(5)}</create>`);
 });
 
 Deno.test("XmlRequestStream turns XML problems into non-fatal answers and frame failures into fatal ones", async () => {
