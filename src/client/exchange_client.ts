@@ -11,7 +11,9 @@ const decoder = new TextDecoder();
 /** Reads until end of stream; returns all bytes. */
 async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  const buffer = new Uint8Array(64 * 1024);
+  // Answers are small: a large buffer per request would cost the benchmark client a 64 kB
+  // allocation and zero-fill per text request. Longer answers just take more reads.
+  const buffer = new Uint8Array(8 * 1024);
   let total = 0;
   for (;;) {
     let count: number | null;
@@ -138,7 +140,9 @@ export class BinaryClient {
 
   async #readLoop(): Promise<void> {
     let pending = new Uint8Array(0);
-    const buffer = new Uint8Array(64 * 1024);
+    // Answers are small: a large buffer per request would cost the benchmark client a 64 kB
+  // allocation and zero-fill per text request. Longer answers just take more reads.
+  const buffer = new Uint8Array(8 * 1024);
     for (;;) {
       let count: number | null;
       try {

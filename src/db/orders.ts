@@ -22,7 +22,12 @@ import type { Database, ReservedSql, Sql } from "./database.ts";
 import { requirementFailure } from "./errors.ts";
 import { done, inTransaction, type Outcome, refused } from "./transaction.ts";
 
-/** Resting orders read per round trip while matching; most orders fill within the first page. */
+/**
+ * Resting orders read in round trip 1: enough for most orders (a fill usually takes one to
+ * three resting orders), small enough that the server does not decode rows it will not use.
+ */
+export const FIRST_BOOK_PAGE_ORDERS = 8;
+/** Resting orders read per further round trip, when an order sweeps deeper into the book. */
 export const BOOK_PAGE_ORDERS = 32;
 
 /** Same message for an unknown id and another account's id: ids of others stay secret. */
@@ -44,8 +49,8 @@ export interface PlaceOrderRequest {
  *
  * Locks: the symbol row (1); the resting orders it fills (2), row-locked by their UPDATE;
  * every account that trades, ascending (3); for a sell the seller's position (4).
- * Round trips: 2 when the first page of the book suffices, one more per further page:
- *   1. BEGIN, book lock with a new transaction id, first page of crossing orders;
+ * Round trips: 2 when the first page of the book suffices, one more per further page (32):
+ *   1. BEGIN, book lock with a new transaction id, first page (8) of crossing orders;
  *   2. `exchange_apply_order(...)`: account locks, funds check (or position lock and shares
  *      check), and every write; then COMMIT, sent right behind it.
  * If the check fails, the call raises, the transaction is aborted and PostgreSQL answers the
@@ -63,7 +68,7 @@ export function placeOrder(db: Database, request: PlaceOrderRequest): Promise<Ou
       // the lock), so ids follow the order in which orders reach the book: time priority.
       tx`SELECT nextval('order_ids') AS id
          FROM (SELECT sym FROM symbols WHERE sym = ${sym} FOR UPDATE) AS book`.execute(),
-      bookPage(tx, sym, side, limit, undefined).execute(),
+      bookPage(tx, sym, side, limit, undefined, FIRST_BOOK_PAGE_ORDERS).execute(),
     ]);
     if (symbolRows.length === 0) {
       return refused(`Unknown symbol ${sym}`);
@@ -74,14 +79,16 @@ export function placeOrder(db: Database, request: PlaceOrderRequest): Promise<Ou
     const fills: Fill[] = [];
     let remaining = shares;
     let page = firstPage.map(toRestingOrder);
+    let pageSize = FIRST_BOOK_PAGE_ORDERS;
     for (;;) {
       const matched = matchOrder(side, limit, remaining, page);
       fills.push(...matched.fills);
       remaining = matched.remaining;
-      if (isZero(remaining) || page.length < BOOK_PAGE_ORDERS) {
+      if (isZero(remaining) || page.length < pageSize) {
         break;
       }
-      page = (await bookPage(tx, sym, side, limit, page.at(-1))).map(toRestingOrder);
+      pageSize = BOOK_PAGE_ORDERS;
+      page = (await bookPage(tx, sym, side, limit, page.at(-1), pageSize)).map(toRestingOrder);
     }
     const settlement = settle({ id: orderId, accountId, side, shares, limit }, fills);
 
@@ -144,6 +151,7 @@ function bookPage(
   side: Side,
   limit: Decimal,
   after: RestingOrder | undefined,
+  pageSize: number,
 ) {
   const price = formatDecimal(limit);
   if (side === "buy") {
@@ -155,7 +163,7 @@ function bookPage(
       WHERE sym = ${sym} AND amount < 0 AND open_shares > 0 AND limit_price <= ${price}
         AND (${afterPrice}::numeric IS NULL OR (limit_price, id) > (${afterPrice}::numeric, ${afterId}::bigint))
       ORDER BY limit_price, id
-      LIMIT ${BOOK_PAGE_ORDERS}`;
+      LIMIT ${pageSize}`;
   }
   // An incoming sell meets buys: highest limit first, then oldest.
   const afterPrice = after === undefined ? null : formatDecimal(after.limit);
@@ -166,7 +174,7 @@ function bookPage(
       AND (${afterPrice}::numeric IS NULL OR limit_price < ${afterPrice}::numeric
            OR (limit_price = ${afterPrice}::numeric AND id > ${afterId}::bigint))
     ORDER BY limit_price DESC, id
-    LIMIT ${BOOK_PAGE_ORDERS}`;
+    LIMIT ${pageSize}`;
 }
 
 /**
