@@ -44,6 +44,12 @@ export function openPool(target: Target, config: DatabaseConfig, applicationName
       application_name: applicationName,
       search_path: SCHEMA,
       statement_timeout: config.statementTimeoutMs,
+      // Every statement of the exchange is a keyed lookup or write whose best plan does not
+      // depend on the values, so plan once per connection. With the default ("auto") PostgreSQL
+      // kept re-planning the statements inside exchange_apply_order on every call: planning was
+      // about 8% of PostgreSQL's CPU per order (perf); forcing generic plans cut PostgreSQL CPU
+      // per order by about 10% (three interleaved A/B runs, 16 binary clients).
+      plan_cache_mode: "force_generic_plan",
     },
   };
   if (target.kind === "url") {
