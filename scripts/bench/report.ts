@@ -84,6 +84,12 @@ export function renderReport(r: RunResults, charts: string[]): string {
           } s), -n, -j = min(clients, nproc), same PostgreSQL as the server`,
       ],
       ["extra server flags", o.serverArgs.join(" ") || "none"],
+      [
+        "between points",
+        r.options.external === undefined
+          ? "CHECKPOINT before every point, ours and pgbench's alike"
+          : "nothing (external server)",
+      ],
     ]),
     "",
   );

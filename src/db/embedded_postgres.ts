@@ -152,6 +152,9 @@ export class EmbeddedPostgres {
       unix_socket_directories: quote(this.connection.socketDir),
       port: String(SOCKET_PORT),
       max_connections: "300",
+      // The tables' own thresholds (migrations/004) ask for a vacuum every thousand dead rows;
+      // the default launcher cycle of one minute would let several seconds of churn pile up.
+      autovacuum_naptime: "2s",
       ...this.#options.settings,
     };
     const lines = Object.entries(settings).map(([key, value]) => `${key} = ${value}`);
