@@ -140,9 +140,8 @@ export class BinaryClient {
 
   async #readLoop(): Promise<void> {
     let pending = new Uint8Array(0);
-    // Answers are small: a large buffer per request would cost the benchmark client a 64 kB
-  // allocation and zero-fill per text request. Longer answers just take more reads.
-  const buffer = new Uint8Array(8 * 1024);
+    // One buffer for the connection's life: pipelined answers can arrive many at once.
+    const buffer = new Uint8Array(64 * 1024);
     for (;;) {
       let count: number | null;
       try {
