@@ -310,9 +310,9 @@ export async function runBench(options: BenchOptions): Promise<RunResults> {
             pg: pgbench === undefined || socketDir === undefined
               ? undefined
               : { socketDir, port: 5432, user: "postgres", database: "exchange" },
-            // Every point starts from a checkpointed PostgreSQL: without it a point paid for the
-            // dirty pages and full-page writes left by the one before (pgbench at scale 64 most
-            // of all), which cost the orders point after it up to a third of its throughput.
+            // Every point starts from a checkpointed PostgreSQL, so that no point pays for the
+            // dirty pages (and the full-page writes after the next checkpoint) left by the one
+            // before; pgbench at scale 64 leaves the most.
             quiesce: async () => {
               await checkpointer?.unsafe("CHECKPOINT");
             },
