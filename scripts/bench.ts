@@ -272,7 +272,6 @@ export async function runBench(options: BenchOptions): Promise<RunResults> {
     // so pgbench's tables are built once; the exchange's schema is reset at each start.
     const dataDir = await Deno.makeTempDir({ prefix: "exchange-bench-" });
     let current: ServerProcess | undefined;
-    let admin: postgres.Sql | undefined;
     const onSignal = () => {
       log("interrupted: stopping the server");
       (current?.stop() ?? Promise.resolve()).finally(() => Deno.exit(130));
@@ -287,20 +286,19 @@ export async function runBench(options: BenchOptions): Promise<RunResults> {
           cpuList: cores.cpuList,
           extraArgs: options.serverArgs,
         });
+        const socketDir = postgresSocketDir(dataDir);
+        const admin = socketDir === undefined ? undefined : postgres({
+          host: socketDir,
+          path: `${socketDir}/.s.PGSQL.5432`,
+          port: 5432,
+          username: "postgres",
+          database: "exchange",
+          max: 1,
+          onnotice: () => {},
+        });
         try {
           results.serverBanner = current.banner;
           const postmaster = postmasterPid(dataDir);
-          const socketDir = postgresSocketDir(dataDir);
-          admin = socketDir === undefined ? undefined : postgres({
-            host: socketDir,
-            path: `${socketDir}/.s.PGSQL.5432`,
-            port: 5432,
-            username: "postgres",
-            database: "exchange",
-            max: 1,
-            onnotice: () => {},
-          });
-          const checkpointer = admin;
           const ctx: Context = {
             ...base,
             host: "127.0.0.1",
@@ -314,7 +312,7 @@ export async function runBench(options: BenchOptions): Promise<RunResults> {
             // dirty pages (and the full-page writes after the next checkpoint) left by the one
             // before; pgbench at scale 64 leaves the most.
             quiesce: async () => {
-              await checkpointer?.unsafe("CHECKPOINT");
+              await admin?.unsafe("CHECKPOINT");
             },
           };
           if (postmaster === undefined) {
@@ -334,7 +332,6 @@ export async function runBench(options: BenchOptions): Promise<RunResults> {
           await sweep(ctx, cores, cores === targetLabel);
         } finally {
           await admin?.end();
-          admin = undefined;
           await current.stop();
           current = undefined;
         }

@@ -51,6 +51,11 @@ export function pgbenchTps(
   return runs.length === 0 ? undefined : spread(runs.map((p) => p.tps)).mean;
 }
 
+/** The highest p99 among `records`, or undefined when there are none. */
+function worstP99Of(records: PointRecord[]): number | undefined {
+  return records.length === 0 ? undefined : Math.max(...records.map((p) => p.latency.p99));
+}
+
 const f0 = (x: number) => x.toFixed(0);
 const f2 = (x: number) => x.toFixed(2);
 
@@ -101,7 +106,7 @@ export function checkTargets(r: RunResults): TargetCheck[] {
   });
 
   const at = r.points.filter((p) => p.cores === cores && p.clients === c);
-  const worstP99 = at.length === 0 ? undefined : Math.max(...at.map((p) => p.latency.p99));
+  const worstP99 = worstP99Of(at);
   checks.push({
     name: `p99 latency at ${c} clients (worst point, any framing/workload)`,
     goal: `<= ${P99_MAX_MS} ms`,
@@ -110,10 +115,7 @@ export function checkTargets(r: RunResults): TargetCheck[] {
   });
   // Pipelined binary clients keep several requests each in flight, so by Little's law their
   // latency is that many times the wait of one; the text points have one per client.
-  const textAt = at.filter((p) => p.framing === "text");
-  const worstTextP99 = textAt.length === 0
-    ? undefined
-    : Math.max(...textAt.map((p) => p.latency.p99));
+  const worstTextP99 = worstP99Of(at.filter((p) => p.framing === "text"));
   checks.push({
     name: `p99 latency at ${c} clients, one request in flight each (worst text point), ` +
       "for information",
