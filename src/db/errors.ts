@@ -76,3 +76,11 @@ export function requirementFailure(error: unknown): string | undefined {
 export function isUniqueViolation(error: unknown): boolean {
   return codeOf(error) === "23505";
 }
+
+/** SQLSTATE raised by `exchange_apply_batch` when a balance changed after it was read. */
+export const STALE_BALANCE = "EX002";
+
+/** Another book's batch changed a balance this batch relied on: decide the batch again. */
+export function isStaleBalance(error: unknown): boolean {
+  return codeOf(error) === STALE_BALANCE;
+}

@@ -41,6 +41,19 @@ export interface Deferred<T> {
   deferred: Promise<Outcome<T>>;
 }
 
+/**
+ * The unit's statements committed, but the code that turns their results into an answer threw
+ * (a bug). The work took effect: the caller must say so, not that it was rolled back.
+ */
+export class CommittedAnswerError extends Error {
+  override name = "CommittedAnswerError";
+  constructor(cause: unknown) {
+    super(`committed, but the answer could not be built: ${(cause as Error)?.message ?? cause}`, {
+      cause,
+    });
+  }
+}
+
 /** Shorthand constructors for outcomes. */
 export function done<T>(value: T): Outcome<T> {
   return { ok: true, value };
@@ -114,9 +127,15 @@ async function commitDeferred<T>(tx: ReservedSql, result: Deferred<T>): Promise<
   try {
     outcome = await result.deferred;
   } catch (error) {
-    // A statement failed, so the COMMIT is answered as a ROLLBACK; the error goes to the caller
-    // (and the ROLLBACK in `finally` finds no transaction left, which is harmless).
-    await commit.catch(() => {});
+    // Normally a statement failed, so the COMMIT is answered as a ROLLBACK and the error goes to
+    // the caller (the ROLLBACK in `finally` then finds no transaction left, which is harmless).
+    // But if the statements succeeded and only the code reading their results threw, the
+    // COMMIT went through: the caller must not be told that the work was rolled back.
+    const answer = await commit.catch(() => undefined);
+    if (answer?.command === "COMMIT") {
+      transactionStats.committed++;
+      throw new CommittedAnswerError(error);
+    }
     throw error;
   }
   const answer = await commit;

@@ -1,9 +1,12 @@
 /**
- * Runs the operations of one request, in document order, each in its own transaction, and
- * builds the answer elements. Validation happens here, before any transaction starts.
+ * Runs the operations of one request, in document order, and builds the answer elements.
+ * Validation happens here, before anything reaches the database. Orders and cancels go to their
+ * book's queue in the order engine (one transaction per batch of a book); queries go to the
+ * status reader (one statement for the queries arriving together); creations run in their own
+ * small transactions.
  */
 import { AssertionError } from "../exchange/assert.ts";
-import { formatDecimal } from "../exchange/decimal.ts";
+import type { Side } from "../exchange/matching.ts";
 import {
   checkAccountId,
   checkBalance,
@@ -13,13 +16,31 @@ import {
   checkShares,
   checkSymbol,
 } from "../exchange/validation.ts";
+import { abs } from "../exchange/decimal.ts";
 import { accountExists, createAccount } from "../db/accounts.ts";
 import type { Database } from "../db/database.ts";
-import { errorCode, isRetryable, isTimeout, isUnavailable } from "../db/errors.ts";
-import { cancelOrder, type OrderStatus, placeOrder, queryOrder } from "../db/orders.ts";
+import { errorCode, isRetryable, isStaleBalance, isTimeout, isUnavailable } from "../db/errors.ts";
+import { orderSymbol } from "../db/orders.ts";
 import { declareSymbol, mintShares } from "../db/symbols.ts";
-import type { Outcome } from "../db/transaction.ts";
-import { element, type XmlElement } from "../xml/element.ts";
+import { CommittedAnswerError } from "../db/transaction.ts";
+import {
+  ACCOUNT_MISSING,
+  createdAnswer,
+  EMPTY_TRANSACTIONS,
+  errorAnswer,
+  INTERNAL_ERROR,
+  INTERNAL_ERROR_COMMITTED,
+  KEPT_CONFLICTING,
+  openedAnswer,
+  type Pairs,
+  refusalMessage,
+  SERVICE_UNAVAILABLE,
+  statusAnswer,
+  TIMED_OUT,
+  UNKNOWN_ORDER,
+  unknownElementAnswer,
+} from "../xml/answers.ts";
+import type { XmlElement } from "../xml/element.ts";
 import type {
   Attributes,
   CreateAccount,
@@ -28,14 +49,14 @@ import type {
   TransactionChild,
   UnknownElement,
 } from "../xml/request.ts";
+import { type EngineAnswer, type EngineObserver, OrderEngine } from "./order_engine.ts";
+import { StatusReader } from "./status_reader.ts";
 
-export const SERVICE_UNAVAILABLE = "Service unavailable: the database cannot be reached, try again";
-
-type Pairs = Array<[string, string]>;
+export { SERVICE_UNAVAILABLE };
 
 /** Picks `names` from the request attributes, in that order, skipping absent ones (for echoes). */
-function echo(attributes: Attributes, names: readonly string[]): Pairs {
-  const pairs: Pairs = [];
+function echo(attributes: Attributes, names: readonly string[]): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
   for (const name of names) {
     const value = attributes.get(name);
     if (value !== undefined) {
@@ -45,25 +66,54 @@ function echo(attributes: Attributes, names: readonly string[]): Pairs {
   return pairs;
 }
 
-function errorElement(attributes: Pairs, message: string): XmlElement {
-  return element("error", attributes, { text: message });
+/** How the order engine and the status reader batch (see src/config.ts). */
+export interface ServiceOptions {
+  batchOperationsMax: number;
+  statusStatementsMax: number;
+  queriesPerStatementMax: number;
+  observer?: EngineObserver;
+}
+
+/** Defaults for tests and tools that build a service without a full configuration. */
+export const SERVICE_OPTIONS_DEFAULT: ServiceOptions = {
+  batchOperationsMax: 128,
+  statusStatementsMax: 4,
+  queriesPerStatementMax: 128,
+};
+
+/** Per request: once the database is found unreachable, the rest is answered at once. */
+interface RequestState {
+  unavailable: boolean;
 }
 
 /** Executes requests against one database. */
 export class ExchangeService {
   readonly #db: Database;
   readonly #log: (line: string) => void;
+  readonly engine: OrderEngine;
+  readonly #statuses: StatusReader;
 
-  constructor(db: Database, log: (line: string) => void = console.error) {
+  constructor(
+    db: Database,
+    log: (line: string) => void = console.error,
+    options: ServiceOptions = SERVICE_OPTIONS_DEFAULT,
+  ) {
     this.#db = db;
     this.#log = log;
+    this.engine = new OrderEngine(db, {
+      batchOperationsMax: options.batchOperationsMax,
+      log,
+      ...(options.observer === undefined ? {} : { observer: options.observer }),
+    });
+    this.#statuses = new StatusReader(db, {
+      statementsInFlightMax: options.statusStatementsMax,
+      queriesPerStatementMax: options.queriesPerStatementMax,
+    });
   }
 
   /** All answer elements for `request`, one per operation, in order. */
   async execute(request: Request): Promise<XmlElement[]> {
-    // Once the database is found unreachable, the request's remaining operations are answered
-    // at once instead of each waiting out its own connect timeout.
-    const state = { unavailable: false };
+    const state: RequestState = { unavailable: false };
     if (request.kind === "create") {
       const results: XmlElement[] = [];
       for (const child of request.children) {
@@ -81,7 +131,13 @@ export class ExchangeService {
             results.push(...await this.#createSymbol(child, state));
             break;
           case "unknown":
-            results.push(this.#unknown(child, "<create> holds <account> and <symbol>"));
+            results.push(
+              unknownElementAnswer(
+                [...child.attributes],
+                child.name,
+                "<create> holds <account> and <symbol>",
+              ),
+            );
             break;
         }
       }
@@ -92,71 +148,75 @@ export class ExchangeService {
 
   /** Runs one operation, turning database trouble into an `<error>` for that operation. */
   async #guard(
-    state: { unavailable: boolean },
+    state: RequestState,
     echoed: Pairs,
     operation: () => Promise<XmlElement>,
   ): Promise<XmlElement> {
     if (state.unavailable) {
-      return errorElement(echoed, SERVICE_UNAVAILABLE);
+      return errorAnswer(echoed, SERVICE_UNAVAILABLE);
     }
     try {
       return await operation();
     } catch (error) {
-      if (isUnavailable(error)) {
-        state.unavailable = true;
-        return errorElement(echoed, SERVICE_UNAVAILABLE);
-      }
-      if (isTimeout(error)) {
-        return errorElement(echoed, "Operation timed out in the database and was rolled back");
-      }
-      if (isRetryable(error)) {
-        return errorElement(
-          echoed,
-          "Operation kept conflicting with others and was rolled back; try again",
-        );
-      }
-      const kind = error instanceof AssertionError
-        ? "invariant violated"
-        : `error ${errorCode(error)}`;
-      this.#log(`operation failed (${kind}): ${(error as Error)?.stack ?? error}`);
-      return errorElement(echoed, "Internal error: the operation was rolled back");
+      return errorAnswer(echoed, this.#failureMessage(error, state));
     }
   }
 
-  #unknown(child: UnknownElement, expected: string): XmlElement {
-    return errorElement([...child.attributes], `Unknown element <${child.name}>: ${expected}`);
+  /** The `<error>` text for an operation that failed with `error` (not a refusal). */
+  #failureMessage(error: unknown, state: RequestState): string {
+    if (isUnavailable(error)) {
+      state.unavailable = true;
+      return SERVICE_UNAVAILABLE;
+    }
+    if (isTimeout(error)) {
+      return TIMED_OUT;
+    }
+    if (isRetryable(error) || isStaleBalance(error)) {
+      return KEPT_CONFLICTING;
+    }
+    if (error instanceof CommittedAnswerError) {
+      this.#log(
+        `answer failed after COMMIT: ${
+          error.cause instanceof Error ? error.cause.stack : error.cause
+        }`,
+      );
+      return INTERNAL_ERROR_COMMITTED;
+    }
+    const kind = error instanceof AssertionError
+      ? "invariant violated"
+      : `error ${errorCode(error)}`;
+    this.#log(`operation failed (${kind}): ${(error as Error)?.stack ?? error}`);
+    return INTERNAL_ERROR;
   }
 
   async #createAccount(child: CreateAccount): Promise<XmlElement> {
     const echoed = echo(child.attributes, ["id"]);
     const id = checkAccountId(child.attributes.get("id"));
     if (!id.ok) {
-      return errorElement(echoed, id.message);
+      return errorAnswer(echoed, id.message);
     }
     const balance = checkBalance(child.attributes.get("balance"));
     if (!balance.ok) {
-      return errorElement(echoed, balance.message);
+      return errorAnswer(echoed, balance.message);
     }
     const outcome = await createAccount(this.#db, id.value, balance.value);
-    return outcome.ok
-      ? element("created", [["id", id.value]])
-      : errorElement(echoed, outcome.message);
+    return outcome.ok ? createdAnswer([["id", id.value]]) : errorAnswer(echoed, outcome.message);
   }
 
-  async #createSymbol(child: CreateSymbol, state: { unavailable: boolean }): Promise<XmlElement[]> {
+  async #createSymbol(child: CreateSymbol, state: RequestState): Promise<XmlElement[]> {
     const rawSym = child.attributes.get("sym");
-    const symEcho: Pairs = rawSym === undefined ? [] : [["sym", rawSym]];
+    const symEcho: Array<[string, string]> = rawSym === undefined ? [] : [["sym", rawSym]];
     const sym = checkSymbol(rawSym);
     if (child.children.length === 0) {
       // A <symbol> listing no accounts still declares the symbol: one answer for it.
       if (!sym.ok) {
-        return [errorElement(symEcho, sym.message)];
+        return [errorAnswer(symEcho, sym.message)];
       }
       const symbol = sym.value;
       return [
         await this.#guard(state, symEcho, async () => {
           await declareSymbol(this.#db, symbol);
-          return element("created", [["sym", symbol]]);
+          return createdAnswer([["sym", symbol]]);
         }),
       ];
     }
@@ -164,23 +224,21 @@ export class ExchangeService {
     for (const account of child.children) {
       const echoed: Pairs = [...symEcho, ...echo(account.attributes, ["id"])];
       if (account.kind === "unknown") {
-        results.push(
-          errorElement(echoed, `Unknown element <${account.name}>: <symbol> holds <account>`),
-        );
+        results.push(unknownElementAnswer(echoed, account.name, "<symbol> holds <account>"));
         continue;
       }
       if (!sym.ok) {
-        results.push(errorElement(echoed, sym.message));
+        results.push(errorAnswer(echoed, sym.message));
         continue;
       }
       const id = checkAccountId(account.attributes.get("id"));
       if (!id.ok) {
-        results.push(errorElement(echoed, id.message));
+        results.push(errorAnswer(echoed, id.message));
         continue;
       }
       const shares = checkShares(account.text === "" ? undefined : account.text);
       if (!shares.ok) {
-        results.push(errorElement(echoed, shares.message));
+        results.push(errorAnswer(echoed, shares.message));
         continue;
       }
       const symbol = sym.value;
@@ -188,8 +246,8 @@ export class ExchangeService {
         await this.#guard(state, echoed, async () => {
           const outcome = await mintShares(this.#db, symbol, id.value, shares.value);
           return outcome.ok
-            ? element("created", [["sym", symbol], ["id", id.value]])
-            : errorElement(echoed, outcome.message);
+            ? createdAnswer([["sym", symbol], ["id", id.value]])
+            : errorAnswer(echoed, outcome.message);
         }),
       );
     }
@@ -199,15 +257,10 @@ export class ExchangeService {
   async #transactions(
     attributes: Attributes,
     children: ReadonlyArray<TransactionChild | UnknownElement>,
-    state: { unavailable: boolean },
+    state: RequestState,
   ): Promise<XmlElement[]> {
     if (children.length === 0) {
-      return [
-        errorElement(
-          echo(attributes, ["id"]),
-          "<transactions> must hold at least one order, query or cancel",
-        ),
-      ];
+      return [errorAnswer(echo(attributes, ["id"]), EMPTY_TRANSACTIONS)];
     }
     // One shared account check serves every kind of child: the rule is the same for all.
     const accountProblem = await this.#checkTransactionsAccount(attributes.get("id"), state);
@@ -215,9 +268,15 @@ export class ExchangeService {
     for (const child of children) {
       const echoed = echoFor(child);
       if (child.kind === "unknown") {
-        results.push(this.#unknown(child, "<transactions> holds <order>, <query> and <cancel>"));
+        results.push(
+          unknownElementAnswer(
+            echoed,
+            child.name,
+            "<transactions> holds <order>, <query> and <cancel>",
+          ),
+        );
       } else if (accountProblem !== undefined) {
-        results.push(errorElement(echoed, accountProblem));
+        results.push(errorAnswer(echoed, accountProblem));
       } else {
         const accountId = attributes.get("id")!;
         results.push(await this.#guard(state, echoed, () => this.#transaction(accountId, child)));
@@ -226,23 +285,22 @@ export class ExchangeService {
     return results;
   }
 
-  /** Undefined if the account exists, else the message every child is refused with. */
+  /**
+   * Undefined if the account exists, else the message every child is answered with. Never
+   * throws: an unexpected failure is answered per child too, like any other failure.
+   */
   async #checkTransactionsAccount(
     raw: string | undefined,
-    state: { unavailable: boolean },
+    state: RequestState,
   ): Promise<string | undefined> {
     const id = checkAccountId(raw);
     if (!id.ok) {
       return id.message;
     }
     try {
-      return (await accountExists(this.#db, id.value)) ? undefined : "Account does not exist";
+      return (await accountExists(this.#db, id.value)) ? undefined : ACCOUNT_MISSING;
     } catch (error) {
-      if (isUnavailable(error)) {
-        state.unavailable = true;
-        return SERVICE_UNAVAILABLE;
-      }
-      throw error;
+      return this.#failureMessage(error, state);
     }
   }
 
@@ -253,42 +311,77 @@ export class ExchangeService {
       const amount = checkOrderAmount(child.attributes.get("amount"));
       const limit = checkLimitPrice(child.attributes.get("limit"));
       if (!sym.ok) {
-        return errorElement(echoed, sym.message);
+        return errorAnswer(echoed, sym.message);
       }
       if (!amount.ok) {
-        return errorElement(echoed, amount.message);
+        return errorAnswer(echoed, amount.message);
       }
       if (!limit.ok) {
-        return errorElement(echoed, limit.message);
+        return errorAnswer(echoed, limit.message);
       }
-      const outcome = await placeOrder(this.#db, {
+      const side: Side = amount.value.units > 0n ? "buy" : "sell";
+      const answer = await this.engine.submit(sym.value, {
+        kind: "order",
         accountId,
-        sym: sym.value,
-        amount: amount.value,
+        side,
+        shares: abs(amount.value),
         limit: limit.value,
       });
-      if (!outcome.ok) {
-        return errorElement(echoed, outcome.message);
-      }
-      return element("opened", [
-        ["sym", sym.value],
-        ["amount", formatDecimal(amount.value)],
-        ["limit", formatDecimal(limit.value)],
-        ["id", outcome.value.toString()],
-      ]);
+      return this.#engineAnswer(
+        answer,
+        echoed,
+        (opened) => openedAnswer(sym.value, amount.value, limit.value, opened),
+      );
     }
     const orderId = checkOrderId(child.attributes.get("id"));
     if (!orderId.ok) {
-      return errorElement(echoed, orderId.message);
+      return errorAnswer(echoed, orderId.message);
     }
     if (child.kind === "query") {
-      return statusElement("status", echoed, await queryOrder(this.#db, accountId, orderId.value));
+      const status = await this.#statuses.read({ orderId: orderId.value, accountId });
+      return status === undefined
+        ? errorAnswer(echoed, UNKNOWN_ORDER)
+        : statusAnswer("status", echoed, status);
     }
-    return statusElement("canceled", echoed, await cancelOrder(this.#db, accountId, orderId.value));
+    // A cancel joins the queue of its order's book; the order is read again under its lock.
+    const sym = await orderSymbol(this.#db.sql, accountId, orderId.value);
+    if (sym === undefined) {
+      return errorAnswer(echoed, UNKNOWN_ORDER);
+    }
+    const answer = await this.engine.submit(sym, {
+      kind: "cancel",
+      accountId,
+      orderId: BigInt(orderId.value),
+    });
+    return this.#engineAnswer(answer, echoed, () => {
+      throw new AssertionError("a cancel was answered as an opened order");
+    });
+  }
+
+  /** The answer element of an order or cancel that went through the engine. */
+  #engineAnswer(
+    answer: EngineAnswer,
+    echoed: Pairs,
+    opened: (id: bigint) => XmlElement,
+  ): XmlElement {
+    switch (answer.kind) {
+      case "failed":
+        throw answer.error;
+      case "refused":
+        return errorAnswer(echoed, refusalMessage(answer.refusal));
+      case "opened":
+        return opened(answer.id);
+      case "canceled":
+        return statusAnswer("canceled", echoed, {
+          open: undefined,
+          canceled: { shares: answer.shares, time: answer.time },
+          executions: answer.executions,
+        });
+    }
   }
 }
 
-function echoFor(child: TransactionChild | UnknownElement): Pairs {
+function echoFor(child: TransactionChild | UnknownElement): Array<[string, string]> {
   switch (child.kind) {
     case "order":
       return echo(child.attributes, ["sym", "amount", "limit"]);
@@ -298,34 +391,4 @@ function echoFor(child: TransactionChild | UnknownElement): Pairs {
     case "unknown":
       return [...child.attributes];
   }
-}
-
-/** `<status id>` or `<canceled id>` with open/canceled first, then executions oldest first. */
-function statusElement(
-  name: "status" | "canceled",
-  echoed: Pairs,
-  outcome: Outcome<OrderStatus>,
-): XmlElement {
-  if (!outcome.ok) {
-    return errorElement(echoed, outcome.message);
-  }
-  const status = outcome.value;
-  const children: XmlElement[] = [];
-  if (status.open !== undefined) {
-    children.push(element("open", [["shares", status.open]]));
-  }
-  if (status.canceled !== undefined) {
-    children.push(
-      element("canceled", [["shares", status.canceled.shares], ["time", status.canceled.time]]),
-    );
-  }
-  for (const execution of status.executions) {
-    children.push(
-      element("executed", [["shares", execution.shares], ["price", execution.price], [
-        "time",
-        execution.time,
-      ]]),
-    );
-  }
-  return element(name, echoed, { children });
 }

@@ -1,0 +1,126 @@
+-- exchange_apply_batch: the second and last round trip of a book's batch (src/db/book_batch.ts).
+--
+-- The server holds the book lock (the symbol row) and has decided every order and cancel of the
+-- batch in arrival order (src/exchange/book_batch.ts) from what it read under that lock. This
+-- function applies the decision set-based: one statement per table whatever the batch size.
+--
+-- Balances are the one input that another book can change: the server read the balances of the
+-- accounts that place buys without locking them, so that the account locks are taken once, all
+-- together, in the global order (ascending id, "C" collation) right here. The balances the
+-- decision relied on are then compared with the locked rows; if one changed meanwhile (another
+-- book's batch paid or charged that account), the function raises EX002 'stale_balance' before
+-- writing anything or drawing an id, and the server decides the batch again.
+--
+-- Transaction ids are drawn here, after the check, only for accepted orders and in arrival
+-- order (the server numbers them 1..n: p_new_* arrays); executions name a new order as -n.
+-- A mismatch between the decision and the rows written raises XX000 (a bug: rolled back).
+CREATE FUNCTION exchange_apply_batch(
+  p_sym text,
+  p_lock_ids text[],          -- every account whose balance or position changes, or was relied on
+  p_check_ids text[], p_check_balances numeric[],
+  p_new_accounts text[], p_new_amounts numeric[], p_new_limits numeric[], p_new_open numeric[],
+  p_changed_ids bigint[], p_changed_open numeric[], p_changed_canceled numeric[],
+  p_exec_buys bigint[], p_exec_sells bigint[], p_exec_shares numeric[], p_exec_prices numeric[],
+  p_cash_ids text[], p_cash_deltas numeric[],
+  p_credit_ids text[], p_credit_deltas numeric[],
+  p_debit_ids text[], p_debit_deltas numeric[]
+) RETURNS bigint[]
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_now bigint := floor(extract(epoch FROM now()))::bigint;
+  v_ids bigint[] := '{}';
+  v_rows bigint;
+  v_stale text;
+BEGIN
+  -- Lock level 3: every account the batch touches, in one statement, ascending by id.
+  IF cardinality(p_lock_ids) > 0 THEN
+    PERFORM 1 FROM accounts WHERE id = ANY (p_lock_ids) ORDER BY id COLLATE "C" FOR UPDATE;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows <> cardinality(p_lock_ids) THEN
+      RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'exchange_apply_batch: an account of the batch does not exist';
+    END IF;
+  END IF;
+
+  IF cardinality(p_check_ids) > 0 THEN
+    SELECT string_agg(a.id, ',') INTO v_stale
+    FROM accounts AS a JOIN unnest(p_check_ids, p_check_balances) AS c(id, balance) ON a.id = c.id
+    WHERE a.balance <> c.balance;
+    IF v_stale IS NOT NULL THEN
+      RAISE EXCEPTION USING ERRCODE = 'EX002', MESSAGE = 'stale_balance ' || v_stale;
+    END IF;
+  END IF;
+
+  -- Orders: the new ones with their ids, in arrival order; then the stored ones that changed
+  -- (order rows of a book are written only under its symbol lock, which we hold).
+  IF cardinality(p_new_accounts) > 0 THEN
+    v_ids := ARRAY(SELECT nextval('order_ids') FROM generate_series(1, cardinality(p_new_accounts)));
+    INSERT INTO orders (id, account_id, sym, amount, limit_price, open_shares, created_at)
+    SELECT v_ids[t.n], t.account_id, p_sym, t.amount, t.limit_price, t.open_shares, v_now
+    FROM unnest(p_new_accounts, p_new_amounts, p_new_limits, p_new_open)
+         WITH ORDINALITY AS t(account_id, amount, limit_price, open_shares, n)
+    ORDER BY t.n;
+  END IF;
+
+  IF cardinality(p_changed_ids) > 0 THEN
+    UPDATE orders AS o
+    SET open_shares = c.open_shares,
+        canceled_shares = o.canceled_shares + c.canceled,
+        canceled_at = CASE WHEN c.canceled > 0 THEN v_now ELSE o.canceled_at END
+    FROM unnest(p_changed_ids, p_changed_open, p_changed_canceled) AS c(id, open_shares, canceled)
+    WHERE o.id = c.id AND o.sym = p_sym;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows <> cardinality(p_changed_ids) THEN
+      RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'exchange_apply_batch: a changed order is missing';
+    END IF;
+  END IF;
+
+  -- Balances: one row per account, net of reservations, refunds and proceeds.
+  IF cardinality(p_cash_ids) > 0 THEN
+    UPDATE accounts AS a SET balance = a.balance + d.delta
+    FROM unnest(p_cash_ids, p_cash_deltas) AS d(id, delta)
+    WHERE a.id = d.id;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows <> cardinality(p_cash_ids) THEN
+      RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'exchange_apply_batch: balance update missed an account';
+    END IF;
+  END IF;
+
+  -- Lock level 4, positions: credits may create the row (a first purchase); debits only touch
+  -- existing rows (a CHECK on a would-be-inserted negative row fails before ON CONFLICT).
+  IF cardinality(p_credit_ids) > 0 THEN
+    INSERT INTO positions (account_id, sym, shares)
+    SELECT d.id, p_sym, d.delta FROM unnest(p_credit_ids, p_credit_deltas) AS d(id, delta)
+    ORDER BY d.id COLLATE "C"
+    ON CONFLICT (account_id, sym) DO UPDATE SET shares = positions.shares + excluded.shares;
+  END IF;
+
+  IF cardinality(p_debit_ids) > 0 THEN
+    UPDATE positions AS p SET shares = p.shares + d.delta
+    FROM unnest(p_debit_ids, p_debit_deltas) AS d(id, delta)
+    WHERE p.account_id = d.id AND p.sym = p_sym;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows <> cardinality(p_debit_ids) THEN
+      RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'exchange_apply_batch: position debit missed a row';
+    END IF;
+  END IF;
+
+  -- Executions in decision order, so that their ids (and a query's "oldest first") follow it.
+  IF cardinality(p_exec_buys) > 0 THEN
+    INSERT INTO executions (buy_order_id, sell_order_id, shares, price, executed_at)
+    SELECT CASE WHEN x.buy < 0 THEN v_ids[-x.buy] ELSE x.buy END,
+           CASE WHEN x.sell < 0 THEN v_ids[-x.sell] ELSE x.sell END,
+           x.shares, x.price, v_now
+    FROM unnest(p_exec_buys, p_exec_sells, p_exec_shares, p_exec_prices)
+         WITH ORDINALITY AS x(buy, sell, shares, price, n)
+    ORDER BY x.n;
+  END IF;
+
+  RETURN v_ids;
+END
+$$;
+
+-- The one-order-per-transaction path it replaces.
+DROP FUNCTION exchange_apply_order(
+  bigint, text, text, numeric, numeric, numeric, numeric, text[], text[], numeric[], text[],
+  numeric[], text[], numeric[], bigint[], numeric[], bigint[], bigint[], numeric[], numeric[]
+);

@@ -1,0 +1,111 @@
+/**
+ * The answer elements of operations and the text of every `<error>` the service writes for a
+ * refusal or a failure: one module, so that element names and messages are written once.
+ * (Messages about unreadable input live with the parser and the frame decoder, and validation
+ * messages with src/exchange/validation.ts.)
+ */
+import { type Decimal, formatDecimal } from "../exchange/decimal.ts";
+import type { Refusal } from "../exchange/refusal.ts";
+import { element, type XmlElement } from "./element.ts";
+
+/** Attribute pairs in the order they are written. */
+export type Pairs = ReadonlyArray<readonly [string, string]>;
+
+/** The database cannot be reached (or cannot serve now); nothing of the operation happened. */
+export const SERVICE_UNAVAILABLE = "Service unavailable: the database cannot be reached, try again";
+/** statement_timeout canceled the operation's transaction. */
+export const TIMED_OUT = "Operation timed out in the database and was rolled back";
+/** Deadlocks, serialization failures or changed balances exhausted the reruns. */
+export const KEPT_CONFLICTING =
+  "Operation kept conflicting with others and was rolled back; try again";
+/** A bug: the operation's transaction was rolled back. */
+export const INTERNAL_ERROR = "Internal error: the operation was rolled back";
+/** A bug after COMMIT: the operation took effect, but its answer could not be built. */
+export const INTERNAL_ERROR_COMMITTED =
+  "Internal error: the operation was committed but its answer could not be built; query it";
+/** Same message for an unknown id and another account's id: ids of others stay secret. */
+export const UNKNOWN_ORDER = "Unknown transaction id for this account";
+export const NOTHING_OPEN = "Order has nothing open to cancel";
+export const ACCOUNT_MISSING = "Account does not exist";
+export const ACCOUNT_EXISTS = "Account already exists";
+export const EMPTY_TRANSACTIONS = "<transactions> must hold at least one order, query or cancel";
+
+/** The `<error>` text of a refusal. */
+export function refusalMessage(refusal: Refusal): string {
+  switch (refusal.kind) {
+    case "unknown_symbol":
+      return `Unknown symbol ${refusal.sym}`;
+    case "insufficient_funds":
+      return `Insufficient funds: order needs ${formatDecimal(refusal.needed)} but balance is ${
+        formatDecimal(refusal.balance)
+      }`;
+    case "insufficient_shares":
+      return `Insufficient shares: order sells ${
+        formatDecimal(refusal.needed)
+      } of ${refusal.sym} ` +
+        `but position is ${formatDecimal(refusal.position)}`;
+    case "unknown_order":
+      return UNKNOWN_ORDER;
+    case "nothing_open":
+      return NOTHING_OPEN;
+  }
+}
+
+/** `<error ...echoed>message</error>`. */
+export function errorAnswer(echoed: Pairs, message: string): XmlElement {
+  return element("error", echoed, { text: message });
+}
+
+/** `<unknown element>` inside a request: an error in its position. */
+export function unknownElementAnswer(echoed: Pairs, name: string, expected: string): XmlElement {
+  return errorAnswer(echoed, `Unknown element <${name}>: ${expected}`);
+}
+
+/** `<created id/>`, `<created sym/>` or `<created sym id/>`. */
+export function createdAnswer(attributes: Pairs): XmlElement {
+  return element("created", attributes);
+}
+
+/** `<opened sym amount limit id/>`, numbers written canonically. */
+export function openedAnswer(sym: string, amount: Decimal, limit: Decimal, id: bigint): XmlElement {
+  return element("opened", [
+    ["sym", sym],
+    ["amount", formatDecimal(amount)],
+    ["limit", formatDecimal(limit)],
+    ["id", id.toString()],
+  ]);
+}
+
+/** An order's state as `<status>` and `<canceled>` answers show it. */
+export interface StatusView {
+  readonly open: string | undefined;
+  readonly canceled: { readonly shares: string; readonly time: string } | undefined;
+  readonly executions: ReadonlyArray<
+    { readonly shares: string; readonly price: string; readonly time: string }
+  >;
+}
+
+/** `<status id>` or `<canceled id>`: open or canceled first, then executions oldest first. */
+export function statusAnswer(
+  name: "status" | "canceled",
+  echoed: Pairs,
+  status: StatusView,
+): XmlElement {
+  const children: XmlElement[] = [];
+  if (status.open !== undefined) {
+    children.push(element("open", [["shares", status.open]]));
+  }
+  if (status.canceled !== undefined) {
+    children.push(
+      element("canceled", [["shares", status.canceled.shares], ["time", status.canceled.time]]),
+    );
+  }
+  for (const execution of status.executions) {
+    children.push(element("executed", [
+      ["shares", execution.shares],
+      ["price", execution.price],
+      ["time", execution.time],
+    ]));
+  }
+  return element(name, echoed, { children });
+}
