@@ -28,7 +28,7 @@
  */
 import { AssertionError } from "../exchange/assert.ts";
 import type { Database, ReservedSql } from "./database.ts";
-import { isRetryable } from "./errors.ts";
+import { isRetryable, isUnavailable } from "./errors.ts";
 
 /** What a unit of work decided: commit and answer `value`, or roll back and refuse. */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; message: string };
@@ -91,6 +91,7 @@ export async function inTransaction<T>(db: Database, work: Work<T>): Promise<Out
 async function runOnce<T>(db: Database, work: Work<T>): Promise<Outcome<T>> {
   const tx = await db.sql.reserve();
   let finished = false;
+  let connectionLost = false;
   try {
     // BEGIN is sent without waiting for its reply: it travels with the work's first statements.
     const begin = tx`BEGIN`.execute();
@@ -112,11 +113,25 @@ async function runOnce<T>(db: Database, work: Work<T>): Promise<Outcome<T>> {
       transactionStats.committed++;
     }
     return result;
+  } catch (error) {
+    if (isUnavailable(error)) {
+      // The connection is gone, and PostgreSQL rolls back a transaction whose connection
+      // closes. Nothing more may be sent on it, and it must not be released: postgres.js 3.4.7
+      // then hands the dead connection to the next query, whose write goes to a null socket
+      // from a timer, an uncaught TypeError that takes the whole server down (seen when
+      // pg_terminate_backend hit a batch; upstream porsager/postgres#1199 and #1208, open).
+      // Left unreleased, the pool's own close handling moves it to its closed queue, from where
+      // it reconnects for the next query.
+      connectionLost = true;
+    }
+    throw error;
   } finally {
-    if (!finished) {
+    if (!finished && !connectionLost) {
       await rollback(tx);
     }
-    tx.release();
+    if (!connectionLost) {
+      tx.release();
+    }
   }
 }
 
@@ -131,6 +146,13 @@ async function commitDeferred<T>(tx: ReservedSql, result: Deferred<T>): Promise<
     // the caller (the ROLLBACK in `finally` then finds no transaction left, which is harmless).
     // But if the statements succeeded and only the code reading their results threw, the
     // COMMIT went through: the caller must not be told that the work was rolled back.
+    if (isUnavailable(error)) {
+      // The connection is gone: no COMMIT can have run after the failed statement. Do not wait
+      // for the COMMIT's reply either: postgres.js 3.4.7 leaves queries that were pipelined
+      // behind the failed one unsettled when the socket closes with an error.
+      commit.catch(() => {});
+      throw error;
+    }
     const answer = await commit.catch(() => undefined);
     if (answer?.command === "COMMIT") {
       transactionStats.committed++;

@@ -82,6 +82,16 @@ export class OrderEngine {
     });
   }
 
+  /** Operations waiting for the next batch of `sym` (not counting a batch already running). */
+  queued(sym: string): number {
+    return this.#queues.get(sym)?.length ?? 0;
+  }
+
+  /** True while a batch of `sym` runs or waits to run. */
+  busy(sym: string): boolean {
+    return this.#queues.has(sym);
+  }
+
   /** Runs batches of `sym` until its queue is empty; one at a time per book in this process. */
   async #runBook(sym: string): Promise<void> {
     for (;;) {

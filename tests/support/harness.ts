@@ -73,6 +73,7 @@ export interface TestServer {
   port: number;
   db: Database;
   server: ExchangeServer;
+  service: ExchangeService;
   logs: string[];
   close(): Promise<void>;
 }
@@ -84,12 +85,13 @@ export async function startTestServer(
   const logs: string[] = [];
   const log = (line: string) => logs.push(line);
   const defaults = buildConfig(new Map(), 2);
+  const service = new ExchangeService(db, log);
   const server = new ExchangeServer({
     host: "127.0.0.1",
     port: 0,
     reusePort: false,
     limits: { ...defaults.limits, ...options.limits },
-    service: new ExchangeService(db, log),
+    service,
     log,
   });
   const serving = server.serve();
@@ -97,6 +99,7 @@ export async function startTestServer(
     port: server.port,
     db,
     server,
+    service,
     logs,
     async close() {
       await server.shutdown(2_000);

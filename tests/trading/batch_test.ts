@@ -1,0 +1,297 @@
+/**
+ * The order engine's batches, through real sockets: operations of several clients decided in
+ * one transaction exactly as if they had run one at a time in arrival order.
+ *
+ * How a batch is made on purpose: an outside session holds a lock that the engine needs, so
+ * the batch running for the book waits (seen in pg_stat_activity); meanwhile the test sends the
+ * operations of interest one by one, each seen queued in the engine before the next is sent
+ * (that fixes their arrival order); then it releases the lock, and they run as one batch.
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { sendText } from "../../src/client/exchange_client.ts";
+import type { ReservedSql } from "../../src/db/database.ts";
+import { SERVICE_UNAVAILABLE } from "../../src/xml/answers.ts";
+import { startTestServer, type TestServer } from "../support/harness.ts";
+import {
+  answerElements,
+  balanceOf,
+  createAccounts,
+  type Element,
+  mint,
+  placeOrder,
+  query,
+  sharesOf,
+  show,
+  snapshot,
+} from "./exchange_fixture.ts";
+
+/** Polls `condition` until it holds; fails with `what` if it never does (a hang, not a timing). */
+async function waitUntil(what: string, condition: () => Promise<boolean> | boolean) {
+  for (let i = 0; i < 1_000; i++) {
+    if (await condition()) {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+/** Backends of the test server's pool waiting for a lock. */
+async function lockWaiters(server: TestServer): Promise<number[]> {
+  const rows = await server.db.sql`
+    SELECT pid FROM pg_stat_activity
+    WHERE datname = current_database() AND wait_event_type = 'Lock'
+      AND application_name = 'exchange-test'`;
+  return rows.map((row) => row.pid as number);
+}
+
+/** One `<transactions>` request on its own connection; resolves with its answer elements. */
+function request(server: TestServer, account: string, inner: string): Promise<Element[]> {
+  return sendText(server.port, `<transactions id="${account}">${inner}</transactions>`)
+    .then(answerElements);
+}
+
+/**
+ * Runs `requests` as one batch of book `sym`: `hold` takes a lock in `locker` that the engine
+ * needs, a lead request (`lead`) starts a batch that waits for it, the requests queue behind,
+ * then `release` lets everything go. Returns the answers of the lead and of each request.
+ */
+async function asOneBatch(
+  server: TestServer,
+  sym: string,
+  locker: ReservedSql,
+  hold: () => Promise<unknown>,
+  lead: { account: string; inner: string },
+  requests: ReadonlyArray<{ account: string; inner: string }>,
+): Promise<{ lead: Element[]; answers: Element[][] }> {
+  const engine = server.service.engine;
+  await locker`BEGIN`;
+  await hold();
+  const leadAnswer = request(server, lead.account, lead.inner);
+  await waitUntil(
+    "the lead batch waits for the lock",
+    async () => (await lockWaiters(server)).length === 1,
+  );
+  const pending: Array<Promise<Element[]>> = [];
+  for (const [index, item] of requests.entries()) {
+    pending.push(request(server, item.account, item.inner));
+    await waitUntil(`request ${index + 1} is queued`, () => engine.queued(sym) === index + 1);
+  }
+  const before = { ...engine.stats };
+  await locker`ROLLBACK`;
+  const answers = await Promise.all(pending);
+  // Exactly one more batch ran after the lead's, and it held every request.
+  strictEqual(engine.stats.batches, before.batches + 1, "one batch after the lead");
+  strictEqual(engine.stats.operations, before.operations + requests.length);
+  return { lead: await leadAnswer, answers };
+}
+
+/** A compact answer with every `time` value written as `T`. */
+function withoutTimes(compact: string): string {
+  return compact.replace(/time=[0-9]+/g, "time=T");
+}
+
+const ORDER = (sym: string, amount: string, limit: string) =>
+  `<order sym="${sym}" amount="${amount}" limit="${limit}"/>`;
+
+/** Holds the book lock of `sym`. */
+const holdBook = (locker: ReservedSql, sym: string) => () =>
+  locker`SELECT sym FROM symbols WHERE sym = ${sym} FOR UPDATE`;
+
+Deno.test("a refused order in the middle of a batch changes nothing and uses no transaction id", async () => {
+  const server = await startTestServer();
+  const locker = await server.db.sql.reserve();
+  try {
+    await createAccounts(server.port, { "1": "1000", "2": "10", "3": "1000", "9": "0" });
+    await mint(server.port, "X", { "9": "1" });
+    const { lead, answers } = await asOneBatch(
+      server,
+      "X",
+      locker,
+      holdBook(locker, "X"),
+      // Refused too (no money): the exchange still has no accepted order when the batch runs.
+      { account: "9", inner: ORDER("X", "1", "1") },
+      [
+        { account: "1", inner: ORDER("X", "10", "10") },
+        { account: "2", inner: ORDER("X", "10", "10") },
+        { account: "3", inner: ORDER("X", "5", "10") },
+      ],
+    );
+    deepStrictEqual(lead.map((e) => show(e)), [
+      "error{sym=X,amount=1,limit=1}",
+    ]);
+    deepStrictEqual(answers.map((a) => a.map((e) => show(e))), [
+      ["opened{sym=X,amount=10,limit=10,id=1}"],
+      ["error{sym=X,amount=10,limit=10}"],
+      ["opened{sym=X,amount=5,limit=10,id=2}"],
+    ]);
+    strictEqual(answers[1]![0]!.text, "Insufficient funds: order needs 100 but balance is 10");
+    deepStrictEqual(
+      [
+        await balanceOf(server.db.sql, "1"),
+        await balanceOf(server.db.sql, "2"),
+        await balanceOf(server.db.sql, "3"),
+      ],
+      ["900", "10", "950"],
+    );
+  } finally {
+    locker.release();
+    await server.close();
+  }
+});
+
+Deno.test("an order fills against an order of the same batch, and its proceeds fund a later order", async () => {
+  const server = await startTestServer();
+  const locker = await server.db.sql.reserve();
+  try {
+    await createAccounts(server.port, { "1": "1000", "2": "0" });
+    await mint(server.port, "X", { "2": "100" });
+    const { answers } = await asOneBatch(
+      server,
+      "X",
+      locker,
+      holdBook(locker, "X"),
+      { account: "2", inner: ORDER("X", "1", "1") }, // refused: account 2 has no cash yet
+      [
+        { account: "2", inner: ORDER("X", "-10", "10") }, // rests
+        { account: "1", inner: ORDER("X", "4", "12") }, // fills 4 @ 10 from the sell above
+        { account: "2", inner: ORDER("X", "4", "9.5") }, // 38 needed: paid by that fill
+        { account: "2", inner: ORDER("X", "1", "2.5") }, // 2.5 needed, 2 left: refused
+      ],
+    );
+    deepStrictEqual(answers.map((a) => a.map((e) => e.name)), [
+      ["opened"],
+      ["opened"],
+      ["opened"],
+      ["error"],
+    ]);
+    strictEqual(answers[3]![0]!.text, "Insufficient funds: order needs 2.5 but balance is 2");
+    const [sell, buy] = [answers[0]![0]!.attributes.id!, answers[1]![0]!.attributes.id!];
+    // The sell rested first, so the buy traded at its limit and got (12 - 10) x 4 back.
+    strictEqual(
+      withoutTimes(await query(server.port, "2", sell)),
+      "status{id=1}[open{shares=6} executed{shares=4,price=10,time=T}]",
+    );
+    strictEqual(
+      withoutTimes(await query(server.port, "1", buy)),
+      "status{id=2}[executed{shares=4,price=10,time=T}]",
+    );
+    deepStrictEqual(
+      [
+        await balanceOf(server.db.sql, "1"),
+        await balanceOf(server.db.sql, "2"),
+        await sharesOf(server.db.sql, "1", "X"),
+        await sharesOf(server.db.sql, "2", "X"),
+      ],
+      ["960", "2", "4", "90"],
+    );
+  } finally {
+    locker.release();
+    await server.close();
+  }
+});
+
+Deno.test("a fill and a cancel of the same order in one batch: the cancel sees the fill", async () => {
+  const server = await startTestServer();
+  const locker = await server.db.sql.reserve();
+  try {
+    await createAccounts(server.port, { "1": "1000", "2": "0" });
+    await mint(server.port, "X", { "2": "100" });
+    const resting = await placeOrder(server.port, "1", "X", "10", "10"); // reserves 100
+    const { answers } = await asOneBatch(
+      server,
+      "X",
+      locker,
+      holdBook(locker, "X"),
+      { account: "2", inner: ORDER("X", "1", "1") },
+      [
+        { account: "2", inner: ORDER("X", "-4", "9") }, // fills 4 of the resting buy at 10
+        { account: "1", inner: `<cancel id="${resting}"/>` }, // cancels the other 6
+        { account: "1", inner: `<cancel id="${resting}"/>` }, // nothing open any more
+        { account: "2", inner: ORDER("X", "-3", "9") }, // the canceled part never executes
+      ],
+    );
+    const canceled = answers[1]![0]!;
+    strictEqual(canceled.name, "canceled");
+    deepStrictEqual(
+      canceled.children.map((e) => `${e.name}:${e.attributes.shares}@${e.attributes.price ?? ""}`),
+      [
+        "canceled:6@",
+        "executed:4@10",
+      ],
+    );
+    strictEqual(answers[2]![0]!.text, "Order has nothing open to cancel");
+    strictEqual(answers[3]![0]!.name, "opened");
+    const last = answers[3]![0]!.attributes.id!;
+    strictEqual(await query(server.port, "2", last), `status{id=${last}}[open{shares=3}]`);
+    deepStrictEqual(
+      [
+        await balanceOf(server.db.sql, "1"), // 1000 - 100 + 60 refunded
+        await balanceOf(server.db.sql, "2"), // 4 x 10
+        await sharesOf(server.db.sql, "1", "X"),
+        await sharesOf(server.db.sql, "2", "X"), // 100 - 4 - 3 reserved
+      ],
+      ["960", "40", "4", "93"],
+    );
+  } finally {
+    locker.release();
+    await server.close();
+  }
+});
+
+Deno.test("a batch whose transaction is killed mid-way answers each operation once and applies nothing", async () => {
+  const server = await startTestServer();
+  const locker = await server.db.sql.reserve();
+  try {
+    await createAccounts(server.port, { "1": "1000", "2": "1000", "3": "1000" });
+    await mint(server.port, "X", { "3": "100" });
+    await placeOrder(server.port, "3", "X", "-5", "10");
+    const before = await snapshot(server.db.sql);
+    const engine = server.service.engine;
+
+    // Account 1's row is locked from outside: a batch that touches it gets through round trip 1
+    // (the book lock, reads without account locks) and stops inside exchange_apply_batch.
+    await locker`BEGIN`;
+    await locker`SELECT id FROM accounts WHERE id = '1' FOR UPDATE`;
+    const lead = request(server, "1", ORDER("X", "1", "10"));
+    await waitUntil(
+      "the lead batch waits in round trip 2",
+      async () => (await lockWaiters(server)).length === 1,
+    );
+    const inner = [
+      { account: "2", inner: ORDER("X", "2", "10") },
+      { account: "1", inner: ORDER("X", "3", "11") },
+      { account: "2", inner: ORDER("X", "1", "9") },
+    ];
+    const pending: Array<Promise<Element[]>> = [];
+    for (const [index, item] of inner.entries()) {
+      pending.push(request(server, item.account, item.inner));
+      await waitUntil(`request ${index + 1} is queued`, () => engine.queued("X") === index + 1);
+    }
+    // Kill the lead's transaction, then the batch of three that follows it, each mid-way.
+    const [leadPid] = await lockWaiters(server);
+    await server.db.sql`SELECT pg_terminate_backend(${leadPid!})`;
+    deepStrictEqual((await lead).map((e) => e.text), [SERVICE_UNAVAILABLE]);
+    await waitUntil(
+      "the batch of three waits in round trip 2",
+      async () => (await lockWaiters(server)).some((pid) => pid !== leadPid),
+    );
+    const batchesBefore = engine.stats.batches;
+    const [batchPid] = await lockWaiters(server);
+    await server.db.sql`SELECT pg_terminate_backend(${batchPid!})`;
+    const answers = await Promise.all(pending);
+    deepStrictEqual(
+      answers.map((a) => a.map((e) => e.text)),
+      inner.map(() => [SERVICE_UNAVAILABLE]),
+    );
+    strictEqual(engine.stats.batches, batchesBefore, "the killed batch was not run again");
+    await locker`ROLLBACK`;
+
+    // Nothing of the killed batches was applied, and the book works on.
+    strictEqual(await snapshot(server.db.sql), before);
+    strictEqual(await placeOrder(server.port, "2", "X", "5", "10"), "2");
+  } finally {
+    locker.release();
+    await server.close();
+  }
+});
