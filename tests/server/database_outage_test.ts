@@ -12,7 +12,6 @@ import { describe, results } from "../support/xml.ts";
 
 Deno.test("server answers 'service unavailable' while PostgreSQL is down and recovers when it returns", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "exchange-outage-" });
-  await Deno.chmod(dataDir, 0o755);
   const db = await openDatabase(testDatabaseConfig({ dataDir, connectTimeoutMs: 1_000 }), {
     applicationName: "outage-test",
     settings: TEST_CLUSTER_SETTINGS,

@@ -6,15 +6,14 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { BinaryClient, sendText } from "../../src/client/exchange_client.ts";
 import { buildConfig } from "../../src/config.ts";
 import { ensureDatabase, openPool } from "../../src/db/database.ts";
+import { locateCluster, SOCKET_PORT } from "../../src/db/cluster_location.ts";
 import { runningPostmasterPid } from "../../src/db/embedded_postgres.ts";
 import { testCluster } from "../support/harness.ts";
 import { startServerProcess } from "../support/server_process.ts";
 import { describe, results } from "../support/xml.ts";
 
-async function tempDataDir(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "exchange-lifecycle-" });
-  await Deno.chmod(dir, 0o755);
-  return dir;
+function tempDataDir(): Promise<string> {
+  return Deno.makeTempDir({ prefix: "exchange-lifecycle-" });
 }
 
 function postgresRunning(dataDir: string): boolean {
@@ -164,8 +163,8 @@ function openExchangePool(dataDir: string) {
   return openPool(
     {
       kind: "socket",
-      socketDir: `${dataDir}/pg`,
-      port: 5432,
+      socketDir: locateCluster(dataDir).socketDir,
+      port: SOCKET_PORT,
       user: "postgres",
       database: "exchange",
     },
