@@ -9,6 +9,7 @@ import { ensureDatabase, openPool } from "../../src/db/database.ts";
 import { locateCluster, SOCKET_PORT } from "../../src/db/cluster_location.ts";
 import { runningPostmasterPid } from "../../src/db/embedded_postgres.ts";
 import { testCluster } from "../support/harness.ts";
+import { sessionsWaitingForLock } from "../support/lock_wait.ts";
 import { startServerProcess } from "../support/server_process.ts";
 import { describe, results } from "../support/xml.ts";
 
@@ -71,13 +72,23 @@ Deno.test("server answers requests in flight on SIGTERM, then exits cleanly", as
   const dataDir = await tempDataDir();
   try {
     const server = await startServerProcess(["--data-dir", dataDir]);
+    // The request is surely in flight at SIGTERM: PostgreSQL shows it waiting for this lock.
+    const sql = openExchangePool(dataDir);
+    const watcher = openExchangePool(dataDir);
+    const blocker = await sql.reserve();
+    await blocker`BEGIN`;
+    await blocker`LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE`;
     const client = await BinaryClient.connect(server.port);
     const accounts = Array.from({ length: 200 }, (_, i) => `<account id="${i}" balance="1"/>`).join(
       "",
     );
     const answer = client.request(`<create>${accounts}</create>`);
-    await new Promise((r) => setTimeout(r, 20));
+    await sessionsWaitingForLock(watcher, "exchange-single");
     server.kill("SIGTERM");
+    await blocker`ROLLBACK`;
+    blocker.release();
+    await sql.end();
+    await watcher.end();
     strictEqual(results(await answer).length, 200);
     await client.closed();
     client.close();
