@@ -9,7 +9,6 @@ import { reserveConnection } from "../../src/db/database.ts";
 import { isUnavailable } from "../../src/db/errors.ts";
 import { SERVICE_UNAVAILABLE } from "../../src/server/exchange_service.ts";
 import { freshDatabase, startTestServer } from "../support/harness.ts";
-import { sessionsWaitingForLock } from "../support/lock_wait.ts";
 import { describe, results } from "../support/xml.ts";
 
 Deno.test("an operation that finds no free pool connection within the acquire timeout is answered unavailable", async () => {
