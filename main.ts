@@ -11,6 +11,7 @@ import {
   readOptions,
   type ServerConfig,
 } from "./src/config.ts";
+import { ClusterSetupError } from "./src/db/cluster_setup_error.ts";
 import { openDatabase } from "./src/db/database.ts";
 import { migrate } from "./src/db/migrate.ts";
 import { ExchangeService } from "./src/server/exchange_service.ts";
@@ -35,23 +36,32 @@ function signalled(): Promise<string> {
 /** One process that listens and serves (alone, or as one of several workers). */
 async function serve(config: ServerConfig, role: "single" | "worker"): Promise<void> {
   const db = await openDatabase(config.database, { applicationName: `exchange-${role}`, log });
-  if (role === "single") {
-    const applied = await migrate(db, { reset: config.database.reset });
-    if (config.database.reset) {
-      log("reset: all exchange data deleted");
+  // A worker leaves the embedded cluster to the supervisor that started it.
+  const ownsCluster = role === "single";
+  let server: ExchangeServer;
+  try {
+    if (role === "single") {
+      const applied = await migrate(db, { reset: config.database.reset });
+      if (config.database.reset) {
+        log("reset: all exchange data deleted");
+      }
+      if (applied.length > 0) {
+        log(`applied migrations ${applied.join(", ")}`);
+      }
     }
-    if (applied.length > 0) {
-      log(`applied migrations ${applied.join(", ")}`);
-    }
+    server = new ExchangeServer({
+      host: config.host,
+      port: config.port,
+      reusePort: role === "worker",
+      limits: config.limits,
+      service: new ExchangeService(db, log),
+      log,
+    });
+  } catch (error) {
+    // A failed start (port in use, a migration error) leaves no PostgreSQL behind.
+    await db.close({ stopEmbedded: ownsCluster });
+    throw error;
   }
-  const server = new ExchangeServer({
-    host: config.host,
-    port: config.port,
-    reusePort: role === "worker",
-    limits: config.limits,
-    service: new ExchangeService(db, log),
-    log,
-  });
   const stop = signalled();
   console.log(formatReadyLine(
     config.host,
@@ -61,10 +71,11 @@ async function serve(config: ServerConfig, role: "single" | "worker"): Promise<v
   const serving = server.serve();
   const signal = await stop;
   log(`${signal}: no longer accepting; finishing requests in flight`);
-  await server.shutdown(config.shutdownGraceMs);
+  // After the grace, work still in flight is abandoned: closing the pool's connections makes
+  // PostgreSQL roll back their transactions, and the operations left are answered unavailable.
+  await server.shutdown(config.shutdownGraceMs, () => db.abandon());
   await serving;
-  // A worker leaves the embedded cluster to the supervisor that started it.
-  await db.close({ stopEmbedded: role === "single" });
+  await db.close({ stopEmbedded: ownsCluster });
   log("stopped cleanly");
 }
 
@@ -74,7 +85,12 @@ async function supervise(config: ServerConfig, args: string[]): Promise<void> {
     applicationName: "exchange-supervisor",
     log,
   });
-  await migrate(db, { reset: config.database.reset });
+  try {
+    await migrate(db, { reset: config.database.reset });
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
   const port = config.port === 0 ? freePort(config.host) : config.port;
   const share = poolShare(config.database.poolSize, config.workers);
   const supervisor = new WorkerSupervisor(workerArgs(args, config.host, port, share), log);
@@ -117,12 +133,28 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-  if (isWorker) {
-    await serve(config, "worker");
-  } else if (config.workers > 1) {
-    await supervise(config, [...Deno.args]);
-  } else {
-    await serve(config, "single");
+  try {
+    if (isWorker) {
+      await serve(config, "worker");
+    } else if (config.workers > 1) {
+      await supervise(config, [...Deno.args]);
+    } else {
+      await serve(config, "single");
+    }
+  } catch (error) {
+    // Layouts and ports a user can fix get one sentence, not a stack trace.
+    if (error instanceof ClusterSetupError) {
+      log(error.message);
+      return 1;
+    }
+    if (error instanceof Deno.errors.AddrInUse) {
+      log(
+        `Cannot listen on ${config.host}:${config.port}: the port is in use; choose another ` +
+          `with --port`,
+      );
+      return 1;
+    }
+    throw error;
   }
   return 0;
 }

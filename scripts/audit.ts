@@ -13,6 +13,7 @@
 import { join } from "node:path";
 import { buildConfig, ConfigError, optionsHelp, readOptions } from "../src/config.ts";
 import { AUDIT_CHECKS, type AuditCheck, auditDatabase, type AuditReport } from "../src/db/audit.ts";
+import { locateCluster } from "../src/db/cluster_location.ts";
 import { openDatabase } from "../src/db/database.ts";
 
 /** What each check guards, for the report. */
@@ -80,7 +81,7 @@ async function main(): Promise<number> {
   if (database.url === undefined) {
     // Starting the embedded database on an empty directory would create a new, empty cluster.
     try {
-      await Deno.stat(join(database.dataDir, "pg", "PG_VERSION"));
+      await Deno.stat(join(locateCluster(database.dataDir).clusterDir, "PG_VERSION"));
     } catch {
       console.error(`audit: no embedded database in ${database.dataDir} (is --data-dir right?)`);
       return 2;

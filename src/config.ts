@@ -37,10 +37,19 @@ export interface DatabaseConfig {
   dataDir: string;
   /** Most connections this process opens; requests queue for a free one. */
   poolSize: number;
-  /** Give up connecting (or waiting for a pooled connection) after this long. */
+  /** Give up connecting to PostgreSQL after this long. */
   connectTimeoutMs: number;
+  /** Give up waiting for a free pool connection after this long (the operation is unavailable). */
+  acquireTimeoutMs: number;
   /** Abort a single statement that runs longer than this (PostgreSQL statement_timeout). */
   statementTimeoutMs: number;
+  /** Abort a statement that waits longer than this for a lock (PostgreSQL lock_timeout). */
+  lockTimeoutMs: number;
+  /**
+   * PostgreSQL ends a session idle inside a transaction this long (its locks are released):
+   * a stalled server process cannot hold a book lock forever.
+   */
+  idleInTransactionTimeoutMs: number;
   /** How often a transaction hit by a deadlock or serialization failure is run again. */
   retriesMax: number;
   /** Start from an empty database: drops every table of the exchange first. */
@@ -75,7 +84,10 @@ export const PORT_DEFAULT = 12345;
 export const DATA_DIR_DEFAULT = ".data";
 export const POOL_SIZE_DEFAULT = 16;
 export const CONNECT_TIMEOUT_MS_DEFAULT = 5_000;
+export const ACQUIRE_TIMEOUT_MS_DEFAULT = 10_000;
 export const STATEMENT_TIMEOUT_MS_DEFAULT = 10_000;
+export const LOCK_TIMEOUT_MS_DEFAULT = 10_000;
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT = 10_000;
 export const RETRIES_MAX_DEFAULT = 5;
 export const SHUTDOWN_GRACE_MS_DEFAULT = 10_000;
 
@@ -167,13 +179,31 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: "connect-timeout-ms",
     env: "EXCHANGE_CONNECT_TIMEOUT_MS",
     kind: "integer",
-    help: "database connect / pool wait timeout (5000)",
+    help: "database connect timeout (5000)",
+  },
+  {
+    flag: "acquire-timeout-ms",
+    env: "EXCHANGE_ACQUIRE_TIMEOUT_MS",
+    kind: "integer",
+    help: "wait for a free pool connection at most this (10000)",
   },
   {
     flag: "statement-timeout-ms",
     env: "EXCHANGE_STATEMENT_TIMEOUT_MS",
     kind: "integer",
     help: "abort a statement running longer (10000)",
+  },
+  {
+    flag: "lock-timeout-ms",
+    env: "EXCHANGE_LOCK_TIMEOUT_MS",
+    kind: "integer",
+    help: "abort a statement waiting longer for a lock (10000)",
+  },
+  {
+    flag: "idle-in-transaction-timeout-ms",
+    env: "EXCHANGE_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+    kind: "integer",
+    help: "end a session idle in a transaction this long (10000)",
   },
   {
     flag: "retries-max",
@@ -225,7 +255,7 @@ export function readOptions(
     } else if (fromEnv !== undefined && fromEnv !== "") {
       values.set(
         option.flag,
-        option.kind === "boolean" ? fromEnv !== "0" && fromEnv !== "false" : fromEnv,
+        option.kind === "boolean" ? envBoolean(option.env, fromEnv) : fromEnv,
       );
     }
   }
@@ -242,6 +272,26 @@ export function readOptions(
 /** Thrown for an option that is missing, malformed or out of range. */
 export class ConfigError extends RangeError {
   override name = "ConfigError";
+}
+
+const ENV_TRUE = new Set(["1", "true", "yes"]);
+const ENV_FALSE = new Set(["0", "false", "no"]);
+
+/**
+ * A boolean from the environment: exactly 1/true/yes or 0/false/no, in any case. Anything else
+ * (`off`, a typo) is an error: guessing could turn `EXCHANGE_RESET=no` into deleting the data.
+ */
+export function envBoolean(name: string, raw: string): boolean {
+  const value = raw.toLowerCase();
+  if (ENV_TRUE.has(value)) {
+    return true;
+  }
+  if (ENV_FALSE.has(value)) {
+    return false;
+  }
+  throw new ConfigError(
+    `Environment variable ${name} must be 1, true, yes, 0, false or no, got ${JSON.stringify(raw)}`,
+  );
 }
 
 function integer(
@@ -311,10 +361,25 @@ export function buildConfig(values: RawOptions, cpuCount: number): ServerConfig 
         1,
         600_000,
       ),
+      acquireTimeoutMs: integer(
+        values,
+        "acquire-timeout-ms",
+        ACQUIRE_TIMEOUT_MS_DEFAULT,
+        1,
+        3_600_000,
+      ),
       statementTimeoutMs: integer(
         values,
         "statement-timeout-ms",
         STATEMENT_TIMEOUT_MS_DEFAULT,
+        1,
+        3_600_000,
+      ),
+      lockTimeoutMs: integer(values, "lock-timeout-ms", LOCK_TIMEOUT_MS_DEFAULT, 1, 3_600_000),
+      idleInTransactionTimeoutMs: integer(
+        values,
+        "idle-in-transaction-timeout-ms",
+        IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT,
         1,
         3_600_000,
       ),

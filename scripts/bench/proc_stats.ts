@@ -1,5 +1,6 @@
 /** CPU time and memory of the server and its PostgreSQL, read from /proc (Linux only). */
 import { join } from "node:path";
+import { locateCluster } from "../../src/db/cluster_location.ts";
 import { runningPostmasterPid } from "../../src/db/embedded_postgres.ts";
 
 /** Kernel clock ticks per second; 100 on every mainstream Linux build. */
@@ -32,7 +33,8 @@ export const postmasterPid = runningPostmasterPid;
 /** The directory holding PostgreSQL's Unix socket (line 5 of postmaster.pid). */
 export function postgresSocketDir(dataDir: string): string | undefined {
   try {
-    return Deno.readTextFileSync(join(dataDir, "pg", "postmaster.pid")).split("\n")[4]?.trim() ||
+    const pidFile = join(locateCluster(dataDir).clusterDir, "postmaster.pid");
+    return Deno.readTextFileSync(pidFile).split("\n")[4]?.trim() ||
       undefined;
   } catch {
     return undefined;

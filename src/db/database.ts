@@ -24,8 +24,53 @@ export interface Database {
   /** The embedded cluster, when this process started one. */
   readonly embedded: EmbeddedPostgres | undefined;
   readonly retriesMax: number;
+  /** Longest wait for a free pool connection ({@link reserveConnection}). */
+  readonly acquireTimeoutMs: number;
+  /**
+   * Closes every pool connection now, abandoning the work on them: PostgreSQL rolls back their
+   * transactions, and what is still queued fails as unavailable. For the end of a shutdown grace.
+   */
+  abandon(): Promise<void>;
   /** Closes the pool (and stops the embedded cluster if this process owns it). */
   close(options?: { stopEmbedded?: boolean }): Promise<void>;
+}
+
+/** No pool connection became free within the acquire timeout. */
+export class AcquireTimeoutError extends Error {
+  override name = "AcquireTimeoutError";
+  /** Classified as unavailable by errors.ts, like the driver's own connection codes. */
+  readonly code = "ACQUIRE_TIMEOUT";
+}
+
+/**
+ * Reserves a pool connection for a transaction, waiting at most `db.acquireTimeoutMs`
+ * (postgres.js's `reserve()` would wait in its queue forever). A reservation granted after the
+ * timeout is released at once.
+ */
+export async function reserveConnection(db: Database): Promise<ReservedSql> {
+  const reserving = db.sql.reserve();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new AcquireTimeoutError(
+            `No database connection became free within ${db.acquireTimeoutMs} ms`,
+          ),
+        ),
+      db.acquireTimeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([reserving, expired]);
+  } catch (error) {
+    // postgres.js cannot take a request back out of its queue: give the connection back
+    // as soon as it is granted (or observe the failure, so that nothing goes unhandled).
+    reserving.then((tx) => tx.release(), () => {});
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Connection target: a URL, or an embedded cluster's socket. */
@@ -38,12 +83,21 @@ export function openPool(target: Target, config: DatabaseConfig, applicationName
   const options = {
     max: config.poolSize,
     connect_timeout: Math.max(1, Math.ceil(config.connectTimeoutMs / 1000)),
-    idle_timeout: 60,
+    // Pool connections stay open; the pool is bounded by `max`. postgres.js 3.4.7 reopens a
+    // connection that closed on its own (idle timeout, or the default lifetime of 30-60 min)
+    // with setTimeout(connect, closedAt + backoff - now): negative once the connection has been
+    // closed longer than its backoff, which Deno reports as a TimeoutNegativeWarning in the
+    // server's log (fixed upstream in 3.4.8 with Math.max(0, ...)). Connections that never
+    // close on their own never take that path in normal operation.
+    idle_timeout: 0, // 0: no timer (postgres.js)
+    max_lifetime: 0,
     onnotice: () => {},
     connection: {
       application_name: applicationName,
       search_path: SCHEMA,
       statement_timeout: config.statementTimeoutMs,
+      lock_timeout: config.lockTimeoutMs,
+      idle_in_transaction_session_timeout: config.idleInTransactionTimeoutMs,
       // Every statement of the exchange is a keyed lookup or write whose best plan does not
       // depend on the values, so plan once per connection. With the default ("auto") PostgreSQL
       // kept re-planning the statements inside exchange_apply_order on every call: planning was
@@ -109,13 +163,24 @@ export async function openDatabase(
     ...(options.settings === undefined ? {} : { settings: options.settings }),
   });
   const connection = embedded.connection;
-  await ensureDatabase({ ...connection, database: "postgres" }, EMBEDDED_DATABASE, config);
+  try {
+    await ensureDatabase({ ...connection, database: "postgres" }, EMBEDDED_DATABASE, config);
+  } catch (error) {
+    // Leave no PostgreSQL behind that this process started.
+    if (!embedded.adoptedRunningServer) {
+      await embedded.stop();
+    }
+    throw error;
+  }
   const sql = openPool(
     { kind: "socket", ...connection, database: EMBEDDED_DATABASE },
     config,
     options.applicationName,
   );
-  return makeDatabase(sql, `embedded PostgreSQL 18 in ${config.dataDir}`, embedded, config);
+  const where = embedded.location.relocated
+    ? `${embedded.location.home} (for ${config.dataDir})`
+    : config.dataDir;
+  return makeDatabase(sql, `embedded PostgreSQL 18 in ${where}`, embedded, config);
 }
 
 /**
@@ -133,6 +198,10 @@ export function makeDatabase(
     description,
     embedded,
     retriesMax: config.retriesMax,
+    acquireTimeoutMs: config.acquireTimeoutMs,
+    async abandon() {
+      await sql.end({ timeout: 0 });
+    },
     async close(closeOptions = {}) {
       await sql.end({ timeout: 5 });
       if (embedded !== undefined && closeOptions.stopEmbedded !== false) {

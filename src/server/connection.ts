@@ -47,8 +47,15 @@ export class Connection {
   #receivedAny = false;
   #lastActivity = performance.now();
   #writingSince: number | undefined;
-  /** When the sweep first saw the current incomplete frame (and how many frames were done). */
-  #frameMark: { since: number; framesDecoded: number } | undefined;
+  /**
+   * The current incomplete frame, known by how many frames were done before it, and the
+   * connection's client-wait total when it started (see {@link #clientWaitedMs}).
+   */
+  #frameMark: { waitBaseMs: number; framesDecoded: number } | undefined;
+  /** When the read loop started waiting for the client's bytes, while it does. */
+  #awaitingClientSince: number | undefined;
+  /** Time the read loop spent waiting for the client, over finished waits. */
+  #clientWaitTotalMs = 0;
   #shuttingDown = false;
   #closed = false;
 
@@ -110,11 +117,15 @@ export class Connection {
     const quiet = now - this.#lastActivity;
     if (this.#decoder.midFrame) {
       // A deadline for the whole frame, not for silence: a client trickling a byte at a time
-      // cannot hold the connection. A frame completing resets it (the count moves on).
+      // cannot hold the connection. A frame completing resets it (the count moves on). It
+      // counts only time spent waiting for the client: while a request runs, backpressure
+      // stops the reader and leaves the next frame half read through no fault of the client.
       const framesDecoded = this.#decoder.framesDecoded;
       if (this.#frameMark === undefined || this.#frameMark.framesDecoded !== framesDecoded) {
-        this.#frameMark = { since: Math.min(now, this.#lastActivity), framesDecoded };
-      } else if (now - this.#frameMark.since > frameTimeoutMs) {
+        // The frame started before the wait in progress (if any): that wait counts in full.
+        this.#frameMark = { waitBaseMs: this.#clientWaitTotalMs, framesDecoded };
+      }
+      if (this.#clientWaitedMs(now) - this.#frameMark.waitBaseMs > frameTimeoutMs) {
         this.#finishInput(`timed out after ${frameTimeoutMs} ms without a complete frame`);
       }
       return;
@@ -141,6 +152,12 @@ export class Connection {
   /** Closes the socket at once, abandoning any answer not yet written. */
   forceClose(): void {
     this.#forceClose();
+  }
+
+  /** Total time spent waiting for the client's bytes, including a wait in progress. */
+  #clientWaitedMs(now: number): number {
+    const since = this.#awaitingClientSince;
+    return this.#clientWaitTotalMs + (since === undefined ? 0 : Math.max(0, now - since));
   }
 
   #wake(): void {
@@ -197,10 +214,15 @@ export class Connection {
         return;
       }
       let count: number | null;
+      const since = performance.now();
+      this.#awaitingClientSince = since;
       try {
         count = await this.#conn.read(buffer);
       } catch {
         count = null;
+      } finally {
+        this.#awaitingClientSince = undefined;
+        this.#clientWaitTotalMs += performance.now() - since;
       }
       if (count === null) {
         this.#finishInput("connection closed");

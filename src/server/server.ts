@@ -10,6 +10,11 @@ import type { ExchangeService } from "./exchange_service.ts";
 const SWEEP_INTERVAL_MS_MIN = 10;
 /** Longest interval between timeout sweeps. */
 const SWEEP_INTERVAL_MS_MAX = 1_000;
+/**
+ * After the grace, how long abandoned connections may take to unwind (their remaining
+ * operations fail at once once the pool is closed) before shutdown returns regardless.
+ */
+const ABANDON_WAIT_MS = 2_000;
 /** Pause after a failed accept (for example EMFILE), so that the loop does not spin. */
 const ACCEPT_RETRY_DELAY_MS = 100;
 
@@ -115,9 +120,11 @@ export class ExchangeServer {
 
   /**
    * Stops accepting, lets every connection finish the requests it has received (up to
-   * `graceMs`), then closes whatever is left. Resolves when no connection remains.
+   * `graceMs`), then closes whatever is left and calls `abandon` (which ends the database work
+   * still running, so that its operations fail at once). Resolves when no connection remains,
+   * or at the latest {@link ABANDON_WAIT_MS} after the grace.
    */
-  async shutdown(graceMs: number): Promise<void> {
+  async shutdown(graceMs: number, abandon?: () => Promise<void>): Promise<void> {
     if (!this.#closing) {
       this.#closing = true;
       try {
@@ -136,10 +143,17 @@ export class ExchangeServer {
     while (this.#connections.size > 0 && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    for (const connection of this.#connections) {
-      connection.forceClose();
+    if (this.#connections.size > 0) {
+      this.#options.log(
+        `shutdown grace of ${graceMs} ms over: abandoning ${this.#connections.size} connection(s)`,
+      );
+      for (const connection of this.#connections) {
+        connection.forceClose();
+      }
+      await abandon?.().catch(() => {});
     }
-    while (this.#connections.size > 0) {
+    const abandonDeadline = performance.now() + ABANDON_WAIT_MS;
+    while (this.#connections.size > 0 && performance.now() < abandonDeadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     clearInterval(this.#sweep);

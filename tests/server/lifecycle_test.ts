@@ -6,15 +6,15 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { BinaryClient, sendText } from "../../src/client/exchange_client.ts";
 import { buildConfig } from "../../src/config.ts";
 import { ensureDatabase, openPool } from "../../src/db/database.ts";
+import { locateCluster, SOCKET_PORT } from "../../src/db/cluster_location.ts";
 import { runningPostmasterPid } from "../../src/db/embedded_postgres.ts";
 import { testCluster } from "../support/harness.ts";
+import { sessionsWaitingForLock } from "../support/lock_wait.ts";
 import { startServerProcess } from "../support/server_process.ts";
 import { describe, results } from "../support/xml.ts";
 
-async function tempDataDir(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "exchange-lifecycle-" });
-  await Deno.chmod(dir, 0o755);
-  return dir;
+function tempDataDir(): Promise<string> {
+  return Deno.makeTempDir({ prefix: "exchange-lifecycle-" });
 }
 
 function postgresRunning(dataDir: string): boolean {
@@ -72,13 +72,23 @@ Deno.test("server answers requests in flight on SIGTERM, then exits cleanly", as
   const dataDir = await tempDataDir();
   try {
     const server = await startServerProcess(["--data-dir", dataDir]);
+    // The request is surely in flight at SIGTERM: PostgreSQL shows it waiting for this lock.
+    const sql = openExchangePool(dataDir);
+    const watcher = openExchangePool(dataDir);
+    const blocker = await sql.reserve();
+    await blocker`BEGIN`;
+    await blocker`LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE`;
     const client = await BinaryClient.connect(server.port);
     const accounts = Array.from({ length: 200 }, (_, i) => `<account id="${i}" balance="1"/>`).join(
       "",
     );
     const answer = client.request(`<create>${accounts}</create>`);
-    await new Promise((r) => setTimeout(r, 20));
+    await sessionsWaitingForLock(watcher, "exchange-single");
     server.kill("SIGTERM");
+    await blocker`ROLLBACK`;
+    blocker.release();
+    await sql.end();
+    await watcher.end();
     strictEqual(results(await answer).length, 200);
     await client.closed();
     client.close();
@@ -164,8 +174,8 @@ function openExchangePool(dataDir: string) {
   return openPool(
     {
       kind: "socket",
-      socketDir: `${dataDir}/pg`,
-      port: 5432,
+      socketDir: locateCluster(dataDir).socketDir,
+      port: SOCKET_PORT,
       user: "postgres",
       database: "exchange",
     },

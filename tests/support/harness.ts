@@ -34,7 +34,6 @@ export function testDatabaseConfig(overrides: Partial<DatabaseConfig> = {}): Dat
 export function testCluster(): Promise<{ pg: EmbeddedPostgres; dir: string }> {
   cluster ??= (async () => {
     const dir = await Deno.makeTempDir({ prefix: "exchange-test-" });
-    await Deno.chmod(dir, 0o755);
     const pg = await EmbeddedPostgres.start({ dataDir: dir, settings: TEST_CLUSTER_SETTINGS });
     globalThis.addEventListener("unload", () => {
       pg.stopSync();

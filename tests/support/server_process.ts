@@ -14,14 +14,30 @@ export interface ServerProcess {
   status: Promise<Deno.CommandStatus>;
 }
 
-/** Starts `main.ts` with `args` on a free port; resolves once it prints its ready line. */
-export async function startServerProcess(args: string[]): Promise<ServerProcess> {
+/**
+ * Starts `main.ts` with `args` on a free port; resolves once it prints its ready line. `cwd`
+ * and `main` run another copy of the project (for example one inside a private directory).
+ */
+export async function startServerProcess(
+  args: string[],
+  options: { cwd?: string; main?: string } = {},
+): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", MAIN, "--port", "0", "--host", "127.0.0.1", ...args],
+    args: [
+      "run",
+      "--allow-all",
+      options.main ?? MAIN,
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      ...args,
+    ],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
     env: { NO_COLOR: "1" },
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   }).spawn();
   let errors = "";
   (async () => {

@@ -7,7 +7,7 @@
  * operations of interest one by one, each seen queued in the engine before the next is sent
  * (that fixes their arrival order); then it releases the lock, and they run as one batch.
  */
-import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { sendText } from "../../src/client/exchange_client.ts";
 import type { ReservedSql } from "../../src/db/database.ts";
 import { SERVICE_UNAVAILABLE } from "../../src/xml/answers.ts";

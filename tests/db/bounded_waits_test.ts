@@ -1,0 +1,110 @@
+/**
+ * Every wait of a database operation is bounded: for a pool connection (acquire timeout), for
+ * a lock (lock_timeout), and a session idle inside a transaction is ended by PostgreSQL
+ * (idle_in_transaction_session_timeout), releasing its locks.
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { sendText } from "../../src/client/exchange_client.ts";
+import { reserveConnection } from "../../src/db/database.ts";
+import { isUnavailable } from "../../src/db/errors.ts";
+import { SERVICE_UNAVAILABLE } from "../../src/server/exchange_service.ts";
+import { freshDatabase, startTestServer } from "../support/harness.ts";
+import { describe, results } from "../support/xml.ts";
+
+Deno.test("an operation that finds no free pool connection within the acquire timeout is answered unavailable", async () => {
+  const server = await startTestServer({ database: { poolSize: 1, acquireTimeoutMs: 100 } });
+  // The pool's only connection is taken, and stays taken until the answer has come.
+  const holder = await reserveConnection(server.db);
+  try {
+    const during = results(
+      await sendText(server.port, `<create><account id="1" balance="1"/></create>`),
+    );
+    deepStrictEqual(during.map((e) => [e.name, e.attributes.id, e.text]), [
+      ["error", "1", SERVICE_UNAVAILABLE],
+    ]);
+  } finally {
+    holder.release();
+  }
+  // The reservation granted after its timeout was given back: the pool serves again.
+  deepStrictEqual(
+    results(await sendText(server.port, `<create><account id="1" balance="1"/></create>`))
+      .map(describe),
+    ["created{id=1}"],
+  );
+  await server.close();
+});
+
+Deno.test("reserveConnection rejects with an unavailable error after the acquire timeout", async () => {
+  const db = await freshDatabase({ poolSize: 1, acquireTimeoutMs: 50 });
+  const holder = await reserveConnection(db);
+  try {
+    const error = await reserveConnection(db).then(() => undefined, (e) => e);
+    ok(error instanceof Error && isUnavailable(error), String(error));
+    holder.release();
+    // The late reservation is handed back: the pool's one connection serves a query.
+    const [row] = await db.sql`SELECT 1 AS one`;
+    strictEqual(row!.one, 1);
+  } finally {
+    await db.close();
+  }
+});
+
+Deno.test("pool sessions carry lock_timeout and idle_in_transaction_session_timeout", async () => {
+  const db = await freshDatabase({ lockTimeoutMs: 1234, idleInTransactionTimeoutMs: 2345 });
+  try {
+    const [row] = await db.sql`SELECT current_setting('lock_timeout') AS lock,
+                                      current_setting('idle_in_transaction_session_timeout') AS idle`;
+    deepStrictEqual([row!.lock, row!.idle], ["1234ms", "2345ms"]);
+  } finally {
+    await db.close();
+  }
+});
+
+Deno.test("an order waiting for a held book lock longer than lock_timeout is rolled back and answered", async () => {
+  const server = await startTestServer({ database: { lockTimeoutMs: 200 } });
+  const blocker = await server.db.sql.reserve();
+  try {
+    await sendText(
+      server.port,
+      `<create><account id="1" balance="100"/><symbol sym="A"><account id="1">5</account></symbol></create>`,
+    );
+    await blocker`BEGIN`;
+    await blocker`SELECT sym FROM symbols WHERE sym = 'A' FOR UPDATE`;
+    // The lock is held until the answer has come, so only lock_timeout can end the wait.
+    const answer = results(
+      await sendText(
+        server.port,
+        `<transactions id="1"><order sym="A" amount="-5" limit="10"/></transactions>`,
+      ),
+    );
+    strictEqual(answer[0]!.name, "error");
+    strictEqual(answer[0]!.text, "Operation timed out in the database and was rolled back");
+    await blocker`ROLLBACK`;
+    const [open] = await server.db.sql`SELECT count(*)::int AS n FROM orders`;
+    strictEqual(open!.n, 0);
+  } finally {
+    blocker.release();
+    await server.close();
+  }
+});
+
+Deno.test("PostgreSQL ends a pool session left idle in a transaction, releasing its locks", async () => {
+  const db = await freshDatabase({ idleInTransactionTimeoutMs: 200, lockTimeoutMs: 60_000 });
+  try {
+    await db.sql`INSERT INTO accounts (id, balance, deposited) VALUES ('1', 0, 0)`;
+    // A stalled holder: it locks the row and then does nothing.
+    const stalled = await reserveConnection(db);
+    await stalled`BEGIN`;
+    await stalled`SELECT id FROM accounts WHERE id = '1' FOR UPDATE`;
+    // Another session wants the row; it gets it only because PostgreSQL ended the stalled one.
+    const other = await reserveConnection(db);
+    const [row] = await other`SELECT id FROM accounts WHERE id = '1' FOR UPDATE`;
+    strictEqual(row!.id, "1");
+    other.release();
+    const gone = await stalled`SELECT 1`.then(() => undefined, (error) => error);
+    ok(gone !== undefined, "the stalled session was ended");
+    stalled.release();
+  } finally {
+    await db.close();
+  }
+});
