@@ -1,4 +1,5 @@
 /** Runs the real server (`main.ts`) as a child process, as a user would, for lifecycle tests. */
+import { denoRunFlags } from "../../src/server/deno_run_flags.ts";
 import { awaitReadyLine, type ReadyLine } from "../../src/server/ready_line.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -17,7 +18,17 @@ export interface ServerProcess {
 /** Starts `main.ts` with `args` on a free port; resolves once it prints its ready line. */
 export async function startServerProcess(args: string[]): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", MAIN, "--port", "0", "--host", "127.0.0.1", ...args],
+    args: [
+      "run",
+      "--allow-all",
+      ...denoRunFlags(),
+      MAIN,
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      ...args,
+    ],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
