@@ -17,11 +17,12 @@ import {
 } from "./coverage/lcov_totals.ts";
 
 /**
- * The floor under the totals of `src/` and `main.ts`, in percent: the level reached when it was
- * set (issue 14), rounded down, so that coverage cannot silently fall back. Raise it with the
- * coverage; never lower it to make a change pass.
+ * The floor under the totals of `src/` and `main.ts`, in percent, so that coverage cannot
+ * silently fall back. Set by issue 14 a little under what it reached (lines 95.7, branches 93.9,
+ * functions 100): a few branches depend on timing (a retried deadlock, a client closing first).
+ * Raise it with the coverage; lower it only with a reason in the README's test section.
  */
-export const COVERAGE_FLOOR: CoverageFloor = { lines: 90, branches: 85, functions: 90 };
+export const COVERAGE_FLOOR: CoverageFloor = { lines: 95, branches: 93, functions: 98 };
 
 const ROOT_URL = new URL("../", import.meta.url).href;
 /** Which modules the report counts: everything under src/, and main.ts. */
