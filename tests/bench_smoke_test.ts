@@ -1,6 +1,7 @@
 /** End-to-end smoke test of `deno task bench --quick`: report, charts, operations, no errors. */
 import { ok } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { denoRunFlags } from "../src/server/deno_run_flags.ts";
 
 const HANG_GUARD_MS = 600_000;
 const BENCH = fileURLToPath(new URL("../scripts/bench.ts", import.meta.url));
@@ -14,7 +15,7 @@ Deno.test({
     const out = await Deno.makeTempDir({ prefix: "bench-smoke-" });
     try {
       const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", BENCH, "--quick", "--out", out],
+        args: ["run", "--allow-all", ...denoRunFlags(), BENCH, "--quick", "--out", out],
         stdout: "piped",
         stderr: "piped",
         stdin: "null",

@@ -3,6 +3,7 @@
  * the server starts, inherits the pinning) and stops it with SIGTERM so PostgreSQL stops too.
  */
 import { fileURLToPath } from "node:url";
+import { denoRunFlags } from "../../src/server/deno_run_flags.ts";
 import { awaitReadyLine } from "../../src/server/ready_line.ts";
 import { freePort as freePortOn } from "../../src/server/workers.ts";
 import { postmasterPid } from "./proc_stats.ts";
@@ -57,6 +58,7 @@ export async function startServer(options: {
   const serverArgs = [
     "run",
     "-A",
+    ...denoRunFlags(),
     `${REPO_ROOT}main.ts`,
     "--host",
     "127.0.0.1",

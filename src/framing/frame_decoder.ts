@@ -47,11 +47,6 @@ export class FrameDecoder {
     this.#options = options;
   }
 
-  /** The framing chosen by the first byte, once one arrived. */
-  get framing(): Framing | undefined {
-    return this.#framing;
-  }
-
   /** True while part of a frame has arrived but not all of it. */
   get midFrame(): boolean {
     if (this.#state === "length-line" || this.#state === "payload") {

@@ -51,9 +51,4 @@ export class LengthPrefixDecoderStream extends TransformStream<Uint8Array, Decod
   get framesDecoded(): number {
     return this.#decoder.framesDecoded;
   }
-
-  /** True once no further frame can come (text framing answered, or a failure). */
-  get finished(): boolean {
-    return this.#decoder.finished;
-  }
 }

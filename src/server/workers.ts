@@ -5,6 +5,7 @@
  * The total of database connections stays bounded: each worker gets an equal share.
  */
 
+import { denoRunFlags } from "./deno_run_flags.ts";
 import { awaitReadyLine } from "./ready_line.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -74,7 +75,7 @@ export class WorkerSupervisor {
 
   async #spawn(index: number, restarts: number): Promise<void> {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", "--unstable-net", MAIN, ...this.#args],
+      args: ["run", "--allow-all", "--unstable-net", ...denoRunFlags(), MAIN, ...this.#args],
       stdout: "piped",
       stderr: "inherit",
       stdin: "null",

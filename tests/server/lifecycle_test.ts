@@ -279,6 +279,44 @@ Deno.test("--workers 2 serves from two processes on one port and stops everythin
   }
 });
 
+Deno.test("--workers: a worker killed with -9 is started again and the port keeps serving", async () => {
+  const dataDir = await tempDataDir();
+  try {
+    const server = await startServerProcess(["--data-dir", dataDir, "--workers", "2"]);
+    const workerPids = () =>
+      [...server.stderr().matchAll(/\[exchange ([0-9]+)\] reusing PostgreSQL already running/g)]
+        .map((match) => Number(match[1]));
+    const [victim, survivor] = workerPids();
+    ok(victim !== undefined && survivor !== undefined, server.stderr());
+    Deno.kill(victim, "SIGKILL");
+    // The supervisor notices, and its replacement is ready once it has adopted the cluster.
+    for (let i = 0; i < 600 && workerPids().length < 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const replacement = workerPids()[2];
+    ok(replacement !== undefined, server.stderr());
+    ok(server.stderr().includes(`(pid ${victim}) exited with code 137`), server.stderr());
+    const answers = await Promise.all(
+      Array.from(
+        { length: 10 },
+        (_, i) => sendText(server.port, `<create><account id="${i}" balance="1"/></create>`),
+      ),
+    );
+    deepStrictEqual(
+      answers.map((a) => describe(results(a)[0]!)),
+      Array.from({ length: 10 }, (_, i) => `created{id=${i}}`),
+    );
+    server.kill("SIGTERM");
+    strictEqual((await server.status).code, 0);
+    for (const pid of [survivor, replacement]) {
+      ok(!(await Deno.stat(`/proc/${pid}`).then(() => true, () => false)), `worker ${pid} gone`);
+    }
+    ok(!postgresRunning(dataDir), "PostgreSQL stopped with the supervisor");
+  } finally {
+    await stopLeftovers(dataDir);
+  }
+});
+
 Deno.test("--database-url serves from an existing PostgreSQL instead of the embedded one", async () => {
   const { pg } = await testCluster();
   const config = buildConfig(new Map(), 2).database;

@@ -1,4 +1,5 @@
 /** Runs the real server (`main.ts`) as a child process, as a user would, for lifecycle tests. */
+import { denoRunFlags } from "../../src/server/deno_run_flags.ts";
 import { awaitReadyLine, type ReadyLine } from "../../src/server/ready_line.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -26,6 +27,7 @@ export async function startServerProcess(
     args: [
       "run",
       "--allow-all",
+      ...denoRunFlags(),
       options.main ?? MAIN,
       "--port",
       "0",

@@ -1,0 +1,66 @@
+/**
+ * The coverage report of `src/` and `main.ts` from the profiles of a test run.
+ *
+ *   deno task coverage                   # runs every test with coverage, then this report
+ *   deno task coverage:report DIR        # report on profiles already in DIR
+ *
+ * Prints `deno coverage`'s per-file table, writes `DIR/lcov.info` and `DIR/html/`, then one
+ * totals line, and exits 1 when a total is below {@link COVERAGE_FLOOR}. The profiles include
+ * the server processes that tests start: Deno passes DENO_COVERAGE_DIR on to its children.
+ */
+import { fileURLToPath } from "node:url";
+import {
+  belowFloor,
+  type CoverageFloor,
+  formatTotals,
+  lcovTotals,
+} from "./coverage/lcov_totals.ts";
+
+/**
+ * The floor under the totals of `src/` and `main.ts`, in percent, so that coverage cannot
+ * silently fall back. Set by issue 14 a little under what it reached (lines 95.9, branches 94.5,
+ * functions 100): a few branches depend on timing (a retried deadlock, a client closing first).
+ * Raise it with the coverage; lower it only with a reason in the README's test section.
+ */
+export const COVERAGE_FLOOR: CoverageFloor = { lines: 95, branches: 93, functions: 98 };
+
+const ROOT_URL = new URL("../", import.meta.url).href;
+/** Which modules the report counts: everything under src/, and main.ts. */
+const INCLUDE = `^${RegExp.escape(ROOT_URL)}(src/|main\\.ts$)`;
+
+async function denoCoverage(args: string[]): Promise<void> {
+  const status = await new Deno.Command(Deno.execPath(), {
+    args: ["coverage", `--include=${INCLUDE}`, ...args],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  if (!status.success) {
+    throw new Error(`deno coverage ${args.join(" ")} failed (exit ${status.code})`);
+  }
+}
+
+async function main(): Promise<number> {
+  const dir = Deno.args[0];
+  if (dir === undefined || Deno.args.length > 1) {
+    console.error("Usage: deno task coverage:report DIR  (DIR holds the coverage profiles)");
+    return 2;
+  }
+  const lcov = `${dir}/lcov.info`;
+  await denoCoverage([dir]);
+  await denoCoverage(["--lcov", `--output=${lcov}`, dir]);
+  await denoCoverage(["--html", dir]);
+  const totals = lcovTotals(await Deno.readTextFile(lcov));
+  const low = belowFloor(totals, COVERAGE_FLOOR);
+  const floor = `lines ${COVERAGE_FLOOR.lines}%, branches ${COVERAGE_FLOOR.branches}%, ` +
+    `functions ${COVERAGE_FLOOR.functions}%`;
+  console.log(`coverage (src/ + main.ts): ${formatTotals(totals)}; floor ${floor}`);
+  if (low.length > 0) {
+    console.log(`coverage below the floor: ${low.join(", ")} (${fileURLToPath(import.meta.url)})`);
+    return 1;
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main());
+}
