@@ -8,6 +8,7 @@
 import { assert } from "../exchange/assert.ts";
 import {
   abs,
+  add,
   type Decimal,
   decimalFromDatabase,
   formatDatabaseDecimal,
@@ -15,10 +16,12 @@ import {
   isPositive,
   isZero,
   multiply,
+  ZERO,
 } from "../exchange/decimal.ts";
 import { type Fill, matchOrder, type RestingOrder, type Side } from "../exchange/matching.ts";
 import { reservation, settle, type Settlement } from "../exchange/settlement.ts";
 import type { Database, ReservedSql, Sql } from "./database.ts";
+import { metrics } from "../server/metrics.ts";
 import { requirementFailure } from "./errors.ts";
 import { done, inTransaction, type Outcome, refused } from "./transaction.ts";
 
@@ -60,7 +63,8 @@ export function placeOrder(db: Database, request: PlaceOrderRequest): Promise<Ou
   const side: Side = request.amount.units > 0n ? "buy" : "sell";
   const shares = abs(request.amount);
   const { accountId, sym, limit } = request;
-  return inTransaction(db, async (tx) => {
+  let executions: Settlement["executions"] = []; // metrics: the last attempt's fills
+  return inTransaction<bigint>(db, async (tx) => {
     // Round trip 1: the book lock, the first page of crossing orders, a transaction id.
     const [symbolRows, firstPage] = await Promise.all([
       // The id is drawn only once the book lock is held (outer query over the locked row; in
@@ -91,6 +95,7 @@ export function placeOrder(db: Database, request: PlaceOrderRequest): Promise<Ou
       page = (await bookPage(tx, sym, side, limit, page.at(-1), pageSize)).map(toRestingOrder);
     }
     const settlement = settle({ id: orderId, accountId, side, shares, limit }, fills);
+    executions = settlement.executions;
 
     // Round trip 2: locks, check and writes in one call; the helper sends COMMIT right behind it.
     const accountIds = [...new Set([accountId, ...fills.map((fill) => fill.resting.accountId)])];
@@ -116,6 +121,11 @@ export function placeOrder(db: Database, request: PlaceOrderRequest): Promise<Ou
         },
       ),
     };
+  }).then((outcome) => {
+    if (outcome.ok && executions.length > 0) { // metrics: fills counted once committed
+      metrics.fills(executions.length, formatDecimal(executions.reduce((s, x) => add(s, x.shares), ZERO)));
+    }
+    return outcome;
   });
 }
 

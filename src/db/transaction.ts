@@ -27,6 +27,7 @@
  * the same order where it locks.
  */
 import { AssertionError } from "../exchange/assert.ts";
+import { metrics } from "../server/metrics.ts";
 import type { Database, ReservedSql } from "./database.ts";
 import { isRetryable } from "./errors.ts";
 
@@ -68,6 +69,7 @@ export async function inTransaction<T>(db: Database, work: Work<T>): Promise<Out
         throw error;
       }
       transactionStats.retried++;
+      metrics.retry();
       // Jittered exponential backoff, so that the transactions that collided do not collide again.
       const delay = RETRY_BACKOFF_MS_BASE * 2 ** attempt * (0.5 + Math.random());
       await new Promise((resolve) => setTimeout(resolve, delay));
@@ -77,6 +79,7 @@ export async function inTransaction<T>(db: Database, work: Work<T>): Promise<Out
 
 async function runOnce<T>(db: Database, work: Work<T>): Promise<Outcome<T>> {
   const tx = await db.sql.reserve();
+  metrics.poolInUse(1);
   let finished = false;
   try {
     // BEGIN is sent without waiting for its reply: it travels with the work's first statements.
@@ -104,6 +107,7 @@ async function runOnce<T>(db: Database, work: Work<T>): Promise<Outcome<T>> {
       await rollback(tx);
     }
     tx.release();
+    metrics.poolInUse(-1);
   }
 }
 

@@ -17,7 +17,19 @@ export interface ServerProcess {
 /** Starts `main.ts` with `args` on a free port; resolves once it prints its ready line. */
 export async function startServerProcess(args: string[]): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", MAIN, "--port", "0", "--host", "127.0.0.1", ...args],
+    // HTTP off unless a test asks for it (`args` come last and win).
+    args: [
+      "run",
+      "--allow-all",
+      MAIN,
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--http-port",
+      "0",
+      ...args,
+    ],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
