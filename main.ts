@@ -124,13 +124,14 @@ async function serve(config: ServerConfig, role: "single" | "worker"): Promise<v
       log(`applied migrations ${applied.join(", ")}`);
     }
   }
-  let server: ExchangeServer;
+  let server: ExchangeServer | undefined;
   let side: Awaited<ReturnType<typeof startHttp>>;
   let workerMetrics: WorkerMetricsServer | undefined;
   try {
     server = listen(config, db, role === "worker");
     side = startHttp(config, db, processMetricsText);
   } catch (error) {
+    await server?.shutdown(0);
     await db.close({ stopEmbedded: role === "single" });
     throw error;
   }

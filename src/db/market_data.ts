@@ -56,7 +56,9 @@ export async function listSymbols(sql: Sql, max: number): Promise<string[]> {
  * stops after `depth` levels however many orders rest deeper.
  */
 function sideLevels(side: "bids" | "asks"): string {
-  const filter = side === "bids" ? "amount > 0 AND open_shares > 0" : "amount < 0 AND open_shares > 0";
+  const filter = side === "bids"
+    ? "amount > 0 AND open_shares > 0"
+    : "amount < 0 AND open_shares > 0";
   const next = side === "bids" ? "<" : ">";
   const order = side === "bids" ? "DESC" : "ASC";
   return `

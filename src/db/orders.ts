@@ -123,7 +123,10 @@ export function placeOrder(db: Database, request: PlaceOrderRequest): Promise<Ou
     };
   }).then((outcome) => {
     if (outcome.ok && executions.length > 0) { // metrics: fills counted once committed
-      metrics.fills(executions.length, formatDecimal(executions.reduce((s, x) => add(s, x.shares), ZERO)));
+      metrics.fills(
+        executions.length,
+        formatDecimal(executions.reduce((s, x) => add(s, x.shares), ZERO)),
+      );
     }
     return outcome;
   });

@@ -95,7 +95,9 @@ export class BookFeed {
         }
         watched.subscribers.add(controller);
         this.#subscribers++;
-        controller.enqueue(encoder.encode(`retry: ${RECONNECT_MS}\nevent: market\ndata: ${firstJson}\n\n`));
+        controller.enqueue(
+          encoder.encode(`retry: ${RECONNECT_MS}\nevent: market\ndata: ${firstJson}\n\n`),
+        );
         this.#start();
       },
       cancel: () => {

@@ -11,7 +11,7 @@ import type { Sql } from "../db/database.ts";
 import { listSymbols, readBook, readTrades } from "../db/market_data.ts";
 import { checkSymbol } from "../exchange/validation.ts";
 import type { Logger } from "../server/logger.ts";
-import { METRICS_CONTENT_TYPE, metrics } from "../server/metrics.ts";
+import { metrics, METRICS_CONTENT_TYPE } from "../server/metrics.ts";
 import { BookFeed, readSnapshot } from "./book_feed.ts";
 import { STATIC_FILES } from "./page/static_files.ts";
 import { describe, ReadinessProbe } from "./readiness.ts";

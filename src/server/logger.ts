@@ -62,7 +62,9 @@ export class Logger {
     parts.push(message);
     for (const [key, value] of Object.entries(fields)) {
       if (value !== undefined && key !== "conn") {
-        parts.push(`${key}=${typeof value === "string" && /\s/.test(value) ? JSON.stringify(value) : value}`);
+        parts.push(
+          `${key}=${typeof value === "string" && /\s/.test(value) ? JSON.stringify(value) : value}`,
+        );
       }
     }
     this.#write(parts.join(" "));

@@ -53,7 +53,7 @@ export class ExchangeMetrics {
   readonly #batchSize: client.Histogram;
   readonly #httpRequests: client.Counter<"route" | "status">;
   /** Shares traded, summed exactly; the exported counter is this value as a float. */
-  #sharesTraded: Decimal = ZERO;
+  readonly #traded: { sum: Decimal } = { sum: ZERO };
 
   constructor() {
     const registry = new client.Registry();
@@ -93,7 +93,7 @@ export class ExchangeMetrics {
       help: "Executions (one resting order meeting an incoming one)",
       registers,
     });
-    const metrics = this;
+    const traded = this.#traded;
     new client.Counter({
       name: "exchange_shares_traded_total",
       help: "Shares executed, summed exactly and exported as a float",
@@ -101,7 +101,7 @@ export class ExchangeMetrics {
       collect() {
         // Exact sum kept as a Decimal; only the exported sample is a float.
         this.reset();
-        this.inc(Number(formatDecimal(metrics.#sharesTraded)));
+        this.inc(Number(formatDecimal(traded.sum)));
       },
     });
     this.#retries = new client.Counter({
@@ -145,7 +145,7 @@ export class ExchangeMetrics {
       throw new TypeError(`fills() needs a decimal share count, got ${JSON.stringify(shares)}`);
     }
     this.#fills.inc(count);
-    this.#sharesTraded = add(this.#sharesTraded, parsed);
+    this.#traded.sum = add(this.#traded.sum, parsed);
   }
 
   /** A transaction is run again after a deadlock or serialization failure. */
@@ -186,7 +186,7 @@ export class ExchangeMetrics {
 
   /** The exact total of shares traded so far in this process. */
   get sharesTraded(): string {
-    return formatDecimal(this.#sharesTraded);
+    return formatDecimal(this.#traded.sum);
   }
 }
 

@@ -9,28 +9,7 @@ import { formatDecimal, parseDecimal, subtract } from "../../src/exchange/decima
 import { migrate } from "../../src/db/migrate.ts";
 import { TEST_CLUSTER_SETTINGS, testDatabaseConfig } from "../support/harness.ts";
 import { getJson, startHttpTestServer } from "../support/http.ts";
-
-/** The value of one sample in a Prometheus exposition, 0 when absent. */
-export function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  return Number(sampleText(text, name, labels));
-}
-
-/** The value of one sample as written, "0" when absent. */
-function sampleText(text: string, name: string, labels: Record<string, string> = {}): string {
-  for (const line of text.split("\n")) {
-    const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (match === null || match[1] !== name) {
-      continue;
-    }
-    const found = Object.fromEntries(
-      [...(match[2] ?? "").matchAll(/([a-z_]+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
-    );
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) {
-      return match[3]!;
-    }
-  }
-  return "0";
-}
+import { sample, sampleText } from "../support/metrics_text.ts";
 
 const SETUP = `<create>
   <account id="1" balance="100000"/><account id="2" balance="100000"/>
@@ -109,10 +88,13 @@ Deno.test("HTTP side port serves probes, the page and market data aggregated by 
     strictEqual((await getJson(base, "/api/trades/SPY?limit=201")).status, 400);
     strictEqual((await getJson(base, "/api/books/S-P")).status, 400);
     strictEqual((await getJson(base, "/nothing")).status, 404);
-    strictEqual((await fetch(base + "/api/symbols", { method: "POST" }).then(async (r) => {
-      await r.body?.cancel();
-      return r.status;
-    })), 405);
+    strictEqual(
+      await fetch(base + "/api/symbols", { method: "POST" }).then(async (r) => {
+        await r.body?.cancel();
+        return r.status;
+      }),
+      405,
+    );
 
     const page = await fetch(base + "/?sym=SPY");
     strictEqual(page.headers.get("content-type"), "text/html; charset=utf-8");

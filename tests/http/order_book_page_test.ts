@@ -39,17 +39,25 @@ Deno.test("order-book page shows a new price level and a trade without a reload"
     await page.evaluate(() => Object.assign(globalThis, { notReloaded: true }));
 
     // A bid at a new, better price level appears by itself.
-    await sendText(tcp, `<transactions id="1"><order sym="SPY" amount="25" limit="501.40"/></transactions>`);
+    await sendText(
+      tcp,
+      `<transactions id="1"><order sym="SPY" amount="25" limit="501.40"/></transactions>`,
+    );
     const level = await page.waitForSelector(`#bids tr[data-price="501.4"]`, { timeout: 15_000 });
     strictEqual(await level!.evaluate((e) => e.getAttribute("data-shares")), "25");
     strictEqual(await page.$eval("#best-bid", (e) => e.textContent), "501.4");
 
     // A sell crossing it trades at the resting price, and the trade appears.
-    await sendText(tcp, `<transactions id="2"><order sym="SPY" amount="-10" limit="501.30"/></transactions>`);
+    await sendText(
+      tcp,
+      `<transactions id="2"><order sym="SPY" amount="-10" limit="501.30"/></transactions>`,
+    );
     await page.waitForSelector(`#trades tr[data-price="501.4"][data-shares="10"]`, {
       timeout: 15_000,
     });
-    await page.waitForSelector(`#bids tr[data-price="501.4"][data-shares="15"]`, { timeout: 15_000 });
+    await page.waitForSelector(`#bids tr[data-price="501.4"][data-shares="15"]`, {
+      timeout: 15_000,
+    });
     strictEqual(await page.$eval("#last", (e) => e.textContent), "501.4");
     ok(await page.evaluate(() => (globalThis as { notReloaded?: boolean }).notReloaded === true));
 
@@ -60,7 +68,9 @@ Deno.test("order-book page shows a new price level and a trade without a reload"
       for (const [amount, limit] of more) {
         await sendText(
           tcp,
-          `<transactions id="${amount.startsWith("-") ? 2 : 1}"><order sym="SPY" amount="${amount}" limit="${limit}"/></transactions>`,
+          `<transactions id="${
+            amount.startsWith("-") ? 2 : 1
+          }"><order sym="SPY" amount="${amount}" limit="${limit}"/></transactions>`,
         );
       }
       await page.waitForSelector(`#trades tr:nth-child(5)`, { timeout: 15_000 });

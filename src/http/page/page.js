@@ -32,27 +32,36 @@ function setStatus(text, state) {
 
 function levelRow(side, level, widest, fresh) {
   const width = widest > 0 ? Math.max(2, Math.round((num(level.shares) / widest) * 100)) : 0;
-  return el("tr", {
-    className: side + (fresh ? " flash" : ""),
-    "data-side": side,
-    "data-price": level.price,
-    "data-shares": level.shares,
-    style: `background-size: ${width}% 100%`,
-  }, el("td", { className: "side" }, side === "bid" ? "Bid" : "Ask"),
+  return el(
+    "tr",
+    {
+      className: side + (fresh ? " flash" : ""),
+      "data-side": side,
+      "data-price": level.price,
+      "data-shares": level.shares,
+      style: `background-size: ${width}% 100%`,
+    },
+    el("td", { className: "side" }, side === "bid" ? "Bid" : "Ask"),
     el("td", { className: "num price" }, level.price),
     el("td", { className: "num" }, level.shares),
-    el("td", { className: "num" }, String(level.orders)));
+    el("td", { className: "num" }, String(level.orders)),
+  );
 }
 
 function render(snapshot) {
   const { book, trades } = snapshot;
-  const widest = Math.max(0, ...book.bids.map((l) => num(l.shares)), ...book.asks.map((l) => num(l.shares)));
+  const widest = Math.max(
+    0,
+    ...book.bids.map((l) => num(l.shares)),
+    ...book.asks.map((l) => num(l.shares)),
+  );
   const levels = new Set();
-  const rows = (side, list) => list.map((level) => {
-    const key = side + ":" + level.price + ":" + level.shares;
-    levels.add(key);
-    return levelRow(side, level, widest, previous.levels.size > 0 && !previous.levels.has(key));
-  });
+  const rows = (side, list) =>
+    list.map((level) => {
+      const key = side + ":" + level.price + ":" + level.shares;
+      levels.add(key);
+      return levelRow(side, level, widest, previous.levels.size > 0 && !previous.levels.has(key));
+    });
   // Asks are listed highest first so that the best ask sits just above the spread.
   $("asks").replaceChildren(...rows("ask", [...book.asks].reverse()));
   $("bids").replaceChildren(...rows("bid", book.bids));
@@ -76,15 +85,25 @@ function render(snapshot) {
     const older = list[i + 1];
     let direction = "";
     let arrow = "";
-    if (older && num(trade.price) > num(older.price)) { direction = "up"; arrow = "▲ "; }
-    if (older && num(trade.price) < num(older.price)) { direction = "down"; arrow = "▼ "; }
-    return el("tr", {
-      className: i < list.length - previous.trades && previous.trades > 0 ? "flash" : "",
-      "data-price": trade.price,
-      "data-shares": trade.shares,
-    }, el("td", { className: "num" }, timeOf(trade.time)),
+    if (older && num(trade.price) > num(older.price)) {
+      direction = "up";
+      arrow = "▲ ";
+    }
+    if (older && num(trade.price) < num(older.price)) {
+      direction = "down";
+      arrow = "▼ ";
+    }
+    return el(
+      "tr",
+      {
+        className: i < list.length - previous.trades && previous.trades > 0 ? "flash" : "",
+        "data-price": trade.price,
+        "data-shares": trade.shares,
+      },
+      el("td", { className: "num" }, timeOf(trade.time)),
       el("td", { className: "num " + direction }, arrow + trade.price),
-      el("td", { className: "num" }, trade.shares));
+      el("td", { className: "num" }, trade.shares),
+    );
   });
   $("trades").replaceChildren(...tradeRows);
   previous.trades = list.length;
