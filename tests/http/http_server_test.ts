@@ -120,7 +120,9 @@ Deno.test("/metrics counts operations by outcome, fills and exact shares traded"
     );
     await sendText(
       server.exchange.port,
-      `<transactions id="2"><order sym="SPY" amount="-0.3" limit="10"/></transactions>`,
+      // Two orders, two separate fills of 0.1 and 0.2 shares.
+      `<transactions id="2"><order sym="SPY" amount="-0.1" limit="10"/>
+        <order sym="SPY" amount="-0.2" limit="10"/></transactions>`,
     );
     await sendText(server.exchange.port, `<bogus/>`);
     const after = await metrics();
@@ -128,7 +130,7 @@ Deno.test("/metrics counts operations by outcome, fills and exact shares traded"
       Math.round((sample(after, name, labels) - sample(before, name, labels)) * 1e9) / 1e9;
     strictEqual(delta("exchange_operations_total", { kind: "create_account", outcome: "ok" }), 2);
     strictEqual(delta("exchange_operations_total", { kind: "create_symbol", outcome: "ok" }), 3);
-    strictEqual(delta("exchange_operations_total", { kind: "order", outcome: "ok" }), 3);
+    strictEqual(delta("exchange_operations_total", { kind: "order", outcome: "ok" }), 4);
     strictEqual(delta("exchange_operations_total", { kind: "order", outcome: "refused" }), 1);
     strictEqual(delta("exchange_operations_total", { kind: "query", outcome: "refused" }), 1);
     strictEqual(delta("exchange_invalid_requests_total", { framing: "text" }), 1);
