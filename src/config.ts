@@ -56,6 +56,49 @@ export interface DatabaseConfig {
   reset: boolean;
 }
 
+/** The HTTP side port: health, metrics, market data and the live order-book page. */
+export interface HttpConfig {
+  /** Port of the HTTP side port; 0 turns HTTP off. */
+  port: number;
+  /** Address it listens on; loopback by default (market data and metrics are not public). */
+  host: string;
+  /** Database connections of the HTTP side (market data, readiness), apart from the order pool. */
+  poolSize: number;
+  /** How often the live feed checks for a change of the watched books. */
+  feedIntervalMs: number;
+  /** Deepest book `/api/books/{sym}?depth=N` answers (price levels per side). */
+  bookDepthMax: number;
+  /** Most trades `/api/trades/{sym}?limit=N` answers. */
+  tradesLimitMax: number;
+  /**
+   * Trades of a symbol are looked for among the exchange's newest this-many executions: the
+   * schema has no per-symbol index on executions, so this bounds the cost of the read.
+   */
+  tradesScanRowsMax: number;
+  /** Live-feed (server-sent events) subscribers at once, across all symbols. */
+  feedSubscribersMax: number;
+}
+
+/** How the order engine and the status reader group operations (src/server/order_engine.ts). */
+export interface EngineConfig {
+  /** Most orders and cancels one book's batch (one transaction) takes from its queue. */
+  batchOperationsMax: number;
+  /** Status statements (`<query>`s) running at once; more queries wait and share the next one. */
+  statusStatementsMax: number;
+  /** Most `<query>`s answered by one statement. */
+  queriesPerStatementMax: number;
+}
+
+/** How the server logs. */
+export interface LogConfig {
+  /** `text`: human-readable lines; `json`: one JSON object per line. */
+  format: "text" | "json";
+  /** A request that takes longer than this gets a `slow_request` line. */
+  slowMs: number;
+  /** One line per answered request and per HTTP request. */
+  accessLog: boolean;
+}
+
 /** Everything the server needs to start. */
 export interface ServerConfig {
   host: string;
@@ -66,6 +109,9 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   limits: Limits;
   database: DatabaseConfig;
+  engine: EngineConfig;
+  http: HttpConfig;
+  log: LogConfig;
 }
 
 /** Defaults, chosen to be safe for a small machine and documented in README.md. */
@@ -90,6 +136,23 @@ export const LOCK_TIMEOUT_MS_DEFAULT = 10_000;
 export const IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT = 10_000;
 export const RETRIES_MAX_DEFAULT = 5;
 export const SHUTDOWN_GRACE_MS_DEFAULT = 10_000;
+/** The HTTP side port's default: next to the exchange's 12345, rarely taken by anything else. */
+export const HTTP_PORT_DEFAULT = 12380;
+export const HTTP_HOST_DEFAULT = "127.0.0.1";
+export const HTTP_POOL_SIZE_DEFAULT = 2;
+export const FEED_INTERVAL_MS_DEFAULT = 250;
+export const BOOK_DEPTH_MAX = 100;
+export const TRADES_LIMIT_MAX = 200;
+export const TRADES_SCAN_ROWS_MAX_DEFAULT = 10_000;
+export const FEED_SUBSCRIBERS_MAX_DEFAULT = 256;
+export const SLOW_MS_DEFAULT = 1_000;
+/**
+ * Batches are bounded so that one transaction's locks, statement parameters and answers stay
+ * small: 128 operations are about 3000 parameters of exchange_apply_batch and a few ms of work.
+ */
+export const BATCH_OPERATIONS_MAX_DEFAULT = 128;
+export const STATUS_STATEMENTS_MAX_DEFAULT = 4;
+export const QUERIES_PER_STATEMENT_MAX_DEFAULT = 128;
 
 /** One command-line option: its flag, its environment variable and how to read it. */
 interface OptionSpec {
@@ -217,6 +280,78 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: "integer",
     help: "wait for requests in flight on shutdown (10000)",
   },
+  {
+    flag: "batch-operations-max",
+    env: "EXCHANGE_BATCH_OPERATIONS_MAX",
+    kind: "integer",
+    help: `orders and cancels of one book per transaction (${BATCH_OPERATIONS_MAX_DEFAULT})`,
+  },
+  {
+    flag: "status-statements-max",
+    env: "EXCHANGE_STATUS_STATEMENTS_MAX",
+    kind: "integer",
+    help: `query statements running at once (${STATUS_STATEMENTS_MAX_DEFAULT})`,
+  },
+  {
+    flag: "queries-per-statement-max",
+    env: "EXCHANGE_QUERIES_PER_STATEMENT_MAX",
+    kind: "integer",
+    help: `queries answered by one statement (${QUERIES_PER_STATEMENT_MAX_DEFAULT})`,
+  },
+  {
+    flag: "http-port",
+    env: "EXCHANGE_HTTP_PORT",
+    kind: "integer",
+    help: `HTTP side port: metrics, health, market data, page; 0 = off (${HTTP_PORT_DEFAULT})`,
+  },
+  {
+    flag: "http-host",
+    env: "EXCHANGE_HTTP_HOST",
+    kind: "string",
+    help: `address of the HTTP side port (${HTTP_HOST_DEFAULT})`,
+  },
+  {
+    flag: "http-pool-size",
+    env: "EXCHANGE_HTTP_POOL_SIZE",
+    kind: "integer",
+    help: `database connections of the HTTP side (${HTTP_POOL_SIZE_DEFAULT})`,
+  },
+  {
+    flag: "feed-interval-ms",
+    env: "EXCHANGE_FEED_INTERVAL_MS",
+    kind: "integer",
+    help: `how often the live feed looks for book changes (${FEED_INTERVAL_MS_DEFAULT})`,
+  },
+  {
+    flag: "trades-scan-rows-max",
+    env: "EXCHANGE_TRADES_SCAN_ROWS_MAX",
+    kind: "integer",
+    help: `newest executions searched for a symbol's trades (${TRADES_SCAN_ROWS_MAX_DEFAULT})`,
+  },
+  {
+    flag: "feed-subscribers-max",
+    env: "EXCHANGE_FEED_SUBSCRIBERS_MAX",
+    kind: "integer",
+    help: `live-feed subscribers at once (${FEED_SUBSCRIBERS_MAX_DEFAULT})`,
+  },
+  {
+    flag: "log-format",
+    env: "EXCHANGE_LOG_FORMAT",
+    kind: "string",
+    help: "text or json (text)",
+  },
+  {
+    flag: "slow-ms",
+    env: "EXCHANGE_SLOW_MS",
+    kind: "integer",
+    help: `log a request slower than this (${SLOW_MS_DEFAULT})`,
+  },
+  {
+    flag: "access-log",
+    env: "EXCHANGE_ACCESS_LOG",
+    kind: "boolean",
+    help: "log one line per request (TCP and HTTP)",
+  },
 ];
 
 /** The help text for every option, one per line. */
@@ -320,6 +455,25 @@ function text(values: RawOptions, flag: string): string | undefined {
   return typeof raw === "string" ? raw : undefined;
 }
 
+function oneOf<T extends string>(
+  values: RawOptions,
+  flag: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  const raw = text(values, flag);
+  if (raw === undefined) {
+    return fallback;
+  }
+  const choice = choices.find((c) => c === raw);
+  if (choice === undefined) {
+    throw new ConfigError(
+      `Option --${flag} must be one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return choice;
+}
+
 /** Builds the full configuration from parsed options, validating every range. */
 export function buildConfig(values: RawOptions, cpuCount: number): ServerConfig {
   const d = DEFAULT_LIMITS;
@@ -385,6 +539,56 @@ export function buildConfig(values: RawOptions, cpuCount: number): ServerConfig 
       ),
       retriesMax: integer(values, "retries-max", RETRIES_MAX_DEFAULT, 0, 100),
       reset: values.get("reset") === true,
+    },
+    engine: {
+      batchOperationsMax: integer(
+        values,
+        "batch-operations-max",
+        BATCH_OPERATIONS_MAX_DEFAULT,
+        1,
+        10_000,
+      ),
+      statusStatementsMax: integer(
+        values,
+        "status-statements-max",
+        STATUS_STATEMENTS_MAX_DEFAULT,
+        1,
+        1000,
+      ),
+      queriesPerStatementMax: integer(
+        values,
+        "queries-per-statement-max",
+        QUERIES_PER_STATEMENT_MAX_DEFAULT,
+        1,
+        10_000,
+      ),
+    },
+    http: {
+      port: integer(values, "http-port", HTTP_PORT_DEFAULT, 0, 65535),
+      host: text(values, "http-host") ?? HTTP_HOST_DEFAULT,
+      poolSize: integer(values, "http-pool-size", HTTP_POOL_SIZE_DEFAULT, 1, 100),
+      feedIntervalMs: integer(values, "feed-interval-ms", FEED_INTERVAL_MS_DEFAULT, 10, 60_000),
+      bookDepthMax: BOOK_DEPTH_MAX,
+      tradesLimitMax: TRADES_LIMIT_MAX,
+      tradesScanRowsMax: integer(
+        values,
+        "trades-scan-rows-max",
+        TRADES_SCAN_ROWS_MAX_DEFAULT,
+        1,
+        10_000_000,
+      ),
+      feedSubscribersMax: integer(
+        values,
+        "feed-subscribers-max",
+        FEED_SUBSCRIBERS_MAX_DEFAULT,
+        1,
+        100_000,
+      ),
+    },
+    log: {
+      format: oneOf(values, "log-format", ["text", "json"] as const, "text"),
+      slowMs: integer(values, "slow-ms", SLOW_MS_DEFAULT, 0, 3_600_000),
+      accessLog: values.get("access-log") === true,
     },
   };
 }

@@ -70,6 +70,8 @@ export async function startServer(options: {
     // The idle-connection measurement holds connections open longer than the default timeout.
     "--idle-timeout-ms",
     "600000",
+    "--http-port", // measured without the HTTP side port (and never colliding on its port)
+    "0",
     ...options.extraArgs,
   ];
   // taskset execs the program, so the child's pid is the server's pid.

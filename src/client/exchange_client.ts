@@ -1,12 +1,55 @@
 /**
- * A small client for the exchange protocol, used by the tests, the benchmark and the stress
- * test. Text framing: one request per connection. Binary framing: a persistent connection
- * with pipelining (answers are matched to requests by order).
+ * A small client for the exchange protocol, used by the tests, the benchmark, the stress test
+ * and `deno task client`. Text framing: one request per connection. Binary framing: a
+ * persistent connection with pipelining (answers are matched to requests by order).
+ *
+ * Every call takes an optional `timeoutMs`: connecting and answering must finish within it, or
+ * the call fails with a {@link ClientTimeoutError} (and the connection is closed).
  */
+import { BINARY_HEADER_BYTES } from "../framing/frame.ts";
 import { encodeResponse } from "../framing/response_encoder_stream.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** Limits of one client call. */
+export interface ClientOptions {
+  /** Give up (and close the connection) after this long; no limit when absent. */
+  timeoutMs?: number;
+}
+
+/** The server did not connect or answer in time. */
+export class ClientTimeoutError extends Error {
+  override name = "ClientTimeoutError";
+}
+
+/** Connects, giving up after `timeoutMs` (a late connection is closed at once). */
+async function connect(
+  port: number,
+  host: string,
+  timeoutMs: number | undefined,
+): Promise<Deno.TcpConn> {
+  const connecting = Deno.connect({ hostname: host, port });
+  if (timeoutMs === undefined) {
+    return await connecting;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new ClientTimeoutError(`No connection to ${host}:${port} after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([connecting, expired]);
+  } catch (error) {
+    connecting.then((conn) => conn.close(), () => {});
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Reads until end of stream; returns all bytes. */
 async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
@@ -52,30 +95,50 @@ export async function sendRaw(
   port: number,
   bytes: Uint8Array,
   host = "127.0.0.1",
+  options: ClientOptions = {},
 ): Promise<string> {
-  const conn = await Deno.connect({ hostname: host, port });
+  const started = performance.now();
+  const conn = await connect(port, host, options.timeoutMs);
+  let timedOut = false;
+  const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, Math.max(0, options.timeoutMs - (performance.now() - started)));
   try {
     await writeAll(conn, bytes);
     // End of our stream: the request is complete (or, for tests, cut off right here).
     await conn.closeWrite();
     return decoder.decode(await readToEnd(conn));
+  } catch (error) {
+    if (timedOut) {
+      throw new ClientTimeoutError(`No answer from ${host}:${port} after ${options.timeoutMs} ms`);
+    }
+    throw error;
   } finally {
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
+    clearTimeout(timer);
+    if (!timedOut) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
     }
   }
 }
 
 /** One request in text framing (length line + XML); returns the XML answer. */
-export function sendText(port: number, xml: string, host = "127.0.0.1"): Promise<string> {
+export function sendText(
+  port: number,
+  xml: string,
+  host = "127.0.0.1",
+  options: ClientOptions = {},
+): Promise<string> {
   const body = encoder.encode(xml);
   const head = encoder.encode(`${body.length}\n`);
   const bytes = new Uint8Array(head.length + body.length);
   bytes.set(head);
   bytes.set(body, head.length);
-  return sendRaw(port, bytes, host);
+  return sendRaw(port, bytes, host, options);
 }
 
 /** A persistent binary-framing connection; `request` may be called many times concurrently. */
@@ -83,17 +146,26 @@ export class BinaryClient {
   readonly #conn: Deno.Conn;
   readonly #waiting: Array<{ resolve: (xml: string) => void; reject: (error: Error) => void }> = [];
   readonly #reading: Promise<void>;
+  readonly #timeoutMs: number | undefined;
+  /** Armed while answers are awaited: answers come in order, so a late one spoils the rest. */
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #failure: Error | undefined;
 
-  private constructor(conn: Deno.Conn) {
+  private constructor(conn: Deno.Conn, timeoutMs: number | undefined) {
     this.#conn = conn;
+    this.#timeoutMs = timeoutMs;
     this.#reading = this.#readLoop();
   }
 
-  static async connect(port: number, host = "127.0.0.1"): Promise<BinaryClient> {
-    const conn = await Deno.connect({ hostname: host, port });
+  /** Connects; with `timeoutMs`, connecting and every answer must come within it. */
+  static async connect(
+    port: number,
+    host = "127.0.0.1",
+    options: ClientOptions = {},
+  ): Promise<BinaryClient> {
+    const conn = await connect(port, host, options.timeoutMs);
     conn.setNoDelay(true);
-    return new BinaryClient(conn);
+    return new BinaryClient(conn, options.timeoutMs);
   }
 
   /** Sends one request; resolves with its answer. Requests are answered in sending order. */
@@ -101,9 +173,7 @@ export class BinaryClient {
     if (this.#failure !== undefined) {
       return Promise.reject(this.#failure);
     }
-    const promise = new Promise<string>((resolve, reject) =>
-      this.#waiting.push({ resolve, reject })
-    );
+    const promise = this.nextAnswer();
     writeAll(this.#conn, encodeResponse("binary", xml)).catch((error) => this.#fail(error));
     return promise;
   }
@@ -115,7 +185,28 @@ export class BinaryClient {
 
   /** Waits for the next answer without sending anything. */
   nextAnswer(): Promise<string> {
-    return new Promise<string>((resolve, reject) => this.#waiting.push({ resolve, reject }));
+    if (this.#failure !== undefined) {
+      return Promise.reject(this.#failure);
+    }
+    const promise = new Promise<string>((resolve, reject) =>
+      this.#waiting.push({ resolve, reject })
+    );
+    this.#armTimer();
+    return promise;
+  }
+
+  /** (Re)starts the answer deadline while answers are awaited; stops it when none are. */
+  #armTimer(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const timeoutMs = this.#timeoutMs;
+    if (timeoutMs === undefined || this.#waiting.length === 0) {
+      return;
+    }
+    this.#timer = setTimeout(() => {
+      this.#fail(new ClientTimeoutError(`No answer after ${timeoutMs} ms`));
+      this.close();
+    }, timeoutMs);
   }
 
   /** Resolves when the server closes the connection. */
@@ -132,20 +223,36 @@ export class BinaryClient {
   }
 
   #fail(error: Error): void {
+    clearTimeout(this.#timer);
     this.#failure ??= error;
     for (const waiter of this.#waiting.splice(0)) {
       waiter.reject(this.#failure);
     }
   }
 
+  /**
+   * Reads straight into one receive buffer and decodes answers where they lie. The unread tail
+   * moves to the front only when the buffer's end is reached, and the buffer grows (doubling)
+   * only for an answer larger than it: each byte is copied at most once more, instead of the
+   * whole pending input being copied on every read.
+   */
   async #readLoop(): Promise<void> {
-    let pending = new Uint8Array(0);
-    // One buffer for the connection's life: pipelined answers can arrive many at once.
-    const buffer = new Uint8Array(64 * 1024);
+    // 64 kB for the connection's life: pipelined answers can arrive many at once.
+    let buffer = new Uint8Array(64 * 1024);
+    let start = 0;
+    let end = 0;
     for (;;) {
+      if (end === buffer.length) {
+        const unread = end - start;
+        const target = unread === buffer.length ? new Uint8Array(buffer.length * 2) : buffer;
+        target.set(buffer.subarray(start, end));
+        buffer = target;
+        start = 0;
+        end = unread;
+      }
       let count: number | null;
       try {
-        count = await this.#conn.read(buffer);
+        count = await this.#conn.read(buffer.subarray(end));
       } catch (error) {
         this.#fail(error as Error);
         return;
@@ -154,20 +261,23 @@ export class BinaryClient {
         this.#fail(new Error("Connection closed by the server"));
         return;
       }
-      const joined = new Uint8Array(pending.length + count);
-      joined.set(pending);
-      joined.set(buffer.subarray(0, count), pending.length);
-      let offset = 0;
-      while (joined.length - offset >= 4) {
-        const length = new DataView(joined.buffer, offset).getUint32(0, false);
-        if (joined.length - offset - 4 < length) {
+      end += count;
+      const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+      while (end - start >= BINARY_HEADER_BYTES) {
+        const length = view.getUint32(start, false);
+        if (end - start - BINARY_HEADER_BYTES < length) {
           break;
         }
-        const xml = decoder.decode(joined.subarray(offset + 4, offset + 4 + length));
-        offset += 4 + length;
+        const body = start + BINARY_HEADER_BYTES;
+        const xml = decoder.decode(buffer.subarray(body, body + length));
+        start = body + length;
         this.#waiting.shift()?.resolve(xml);
+        this.#armTimer();
       }
-      pending = joined.slice(offset);
+      if (start === end) {
+        start = 0;
+        end = 0;
+      }
     }
   }
 }

@@ -5,9 +5,9 @@
  */
 import type { Database } from "./database.ts";
 import { SCHEMA } from "./database.ts";
+import { MIGRATION_FILES } from "./migration_files.ts";
 import { done, inTransaction } from "./transaction.ts";
 
-const MIGRATIONS_DIR = new URL("../../migrations/", import.meta.url);
 /** Arbitrary constant naming the advisory lock that serializes schema changes. */
 const MIGRATION_LOCK_KEY = 7_346_221;
 
@@ -17,15 +17,14 @@ export interface Migration {
   sql: string;
 }
 
-/** Reads `migrations/NNN_name.sql`, sorted by number. */
-export async function readMigrations(): Promise<Migration[]> {
+/** The bundled `migrations/NNN_name.sql`, sorted by number. */
+export function readMigrations(): Migration[] {
   const migrations: Migration[] = [];
-  for await (const entry of Deno.readDir(MIGRATIONS_DIR)) {
-    const match = /^([0-9]+)_([a-z0-9_]+)\.sql$/.exec(entry.name);
-    if (!entry.isFile || match === null) {
-      continue;
+  for (const [file, sql] of MIGRATION_FILES) {
+    const match = /^([0-9]+)_([a-z0-9_]+)\.sql$/.exec(file);
+    if (match === null) {
+      throw new TypeError(`Migration file name must be NNN_name.sql, got ${file}`);
     }
-    const sql = await Deno.readTextFile(new URL(entry.name, MIGRATIONS_DIR));
     migrations.push({ version: Number(match[1]), name: match[2]!, sql });
   }
   migrations.sort((a, b) => a.version - b.version);
@@ -49,7 +48,7 @@ export async function migrate(db: Database, options: { reset: boolean }): Promis
     return done(undefined);
   });
   const applied: number[] = [];
-  for (const migration of await readMigrations()) {
+  for (const migration of readMigrations()) {
     const outcome = await inTransaction(db, async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`;
       const found = await tx.unsafe(

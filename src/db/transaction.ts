@@ -67,7 +67,7 @@ export function refused<T>(message: string): Outcome<T> {
 export type Work<T> = (tx: ReservedSql) => Promise<Outcome<T> | Deferred<T>>;
 
 /** Counts of what the helper did, for the benchmark and tests. */
-export const transactionStats = { committed: 0, rolledBack: 0, retried: 0 };
+export const transactionStats = { committed: 0, rolledBack: 0, retried: 0, inUse: 0 };
 
 const RETRY_BACKOFF_MS_BASE = 2;
 
@@ -90,6 +90,7 @@ export async function inTransaction<T>(db: Database, work: Work<T>): Promise<Out
 
 async function runOnce<T>(db: Database, work: Work<T>): Promise<Outcome<T>> {
   const tx = await reserveConnection(db);
+  transactionStats.inUse++;
   let finished = false;
   let connectionLost = false;
   try {
@@ -129,6 +130,7 @@ async function runOnce<T>(db: Database, work: Work<T>): Promise<Outcome<T>> {
     if (!finished && !connectionLost) {
       await rollback(tx);
     }
+    transactionStats.inUse--;
     if (!connectionLost) {
       tx.release();
     }

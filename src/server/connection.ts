@@ -17,6 +17,7 @@ import { LengthPrefixDecoderStream } from "../framing/length_prefix_decoder_stre
 import { ResponseEncoderStream } from "../framing/response_encoder_stream.ts";
 import { XmlRequestStream } from "../xml/xml_request_stream.ts";
 import type { ExchangeService } from "./exchange_service.ts";
+import type { Logger } from "./logger.ts";
 import { RequestHandlerStream } from "./request_handler_stream.ts";
 
 /** Bytes read from the socket at once. */
@@ -30,7 +31,9 @@ const LINGER_BYTES_MAX = 4 * 1024 * 1024;
 export interface ConnectionOptions {
   limits: Limits;
   service: ExchangeService;
-  log: (line: string) => void;
+  logger: Logger;
+  /** This connection's id in log lines. */
+  id: string;
 }
 
 type ReadState = "streaming" | "draining" | "stopped";
@@ -58,12 +61,16 @@ export class Connection {
   #clientWaitTotalMs = 0;
   #shuttingDown = false;
   #closed = false;
+  #endReason: string | undefined;
 
   constructor(conn: Deno.Conn, options: ConnectionOptions) {
     this.#conn = conn;
     this.#options = options;
     this.#decoder = new LengthPrefixDecoderStream(options.limits);
-    this.#handler = new RequestHandlerStream(options.service, options.log);
+    this.#handler = new RequestHandlerStream(options.service, {
+      logger: options.logger,
+      connectionId: options.id,
+    });
     this.#input = this.#decoder.writable.getWriter();
     // The pipeline was canceled from downstream (the answer loop stopped): stop feeding it.
     this.#input.closed.catch(() => this.#endInput());
@@ -96,6 +103,11 @@ export class Connection {
       this.#writingSince = undefined;
       await this.#close(reading);
     }
+  }
+
+  /** Why the input ended ("connection closed", "idle", ...), once it has. */
+  get endReason(): string | undefined {
+    return this.#endReason;
   }
 
   /** Called periodically by the server: applies the frame, idle and write timeouts. */
@@ -172,6 +184,7 @@ export class Connection {
       return;
     }
     this.#decoder.endReason = reason;
+    this.#endReason = reason;
     this.#endInput();
     // Rejects only if the pipeline was already canceled, which needs no further handling.
     this.#input.close().catch(() => {});

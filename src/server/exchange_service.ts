@@ -16,7 +16,13 @@ import {
   checkShares,
   checkSymbol,
 } from "../exchange/validation.ts";
-import { abs } from "../exchange/decimal.ts";
+import { abs, add, formatDecimal, ZERO } from "../exchange/decimal.ts";
+import {
+  BATCH_OPERATIONS_MAX_DEFAULT,
+  QUERIES_PER_STATEMENT_MAX_DEFAULT,
+  STATUS_STATEMENTS_MAX_DEFAULT,
+} from "../config.ts";
+import { metrics } from "./metrics.ts";
 import { accountExists, createAccount } from "../db/accounts.ts";
 import type { Database } from "../db/database.ts";
 import { errorCode, isRetryable, isStaleBalance, isTimeout, isUnavailable } from "../db/errors.ts";
@@ -74,11 +80,22 @@ export interface ServiceOptions {
   observer?: EngineObserver;
 }
 
+/** The engine's work, recorded in the process's metrics. */
+const METRICS_OBSERVER: EngineObserver = {
+  batch: (size) => metrics.batch(size),
+  fills: (report) => {
+    if (report.fills > 0) {
+      metrics.fills(report.fills, formatDecimal(report.sharesTraded.reduce(add, ZERO)));
+    }
+  },
+  retry: () => metrics.retry(),
+};
+
 /** Defaults for tests and tools that build a service without a full configuration. */
 export const SERVICE_OPTIONS_DEFAULT: ServiceOptions = {
-  batchOperationsMax: 128,
-  statusStatementsMax: 4,
-  queriesPerStatementMax: 128,
+  batchOperationsMax: BATCH_OPERATIONS_MAX_DEFAULT,
+  statusStatementsMax: STATUS_STATEMENTS_MAX_DEFAULT,
+  queriesPerStatementMax: QUERIES_PER_STATEMENT_MAX_DEFAULT,
 };
 
 /** Per request: once the database is found unreachable, the rest is answered at once. */
@@ -103,7 +120,7 @@ export class ExchangeService {
     this.engine = new OrderEngine(db, {
       batchOperationsMax: options.batchOperationsMax,
       log,
-      ...(options.observer === undefined ? {} : { observer: options.observer }),
+      observer: options.observer ?? METRICS_OBSERVER,
     });
     this.#statuses = new StatusReader(db, {
       statementsInFlightMax: options.statusStatementsMax,

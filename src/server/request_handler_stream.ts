@@ -2,12 +2,26 @@ import type { Response } from "../framing/response_encoder_stream.ts";
 import { renderRequestError, renderResults } from "../xml/element.ts";
 import type { ParsedFrame } from "../xml/xml_request_stream.ts";
 import type { ExchangeService } from "./exchange_service.ts";
+import { Logger, withConnection } from "./logger.ts";
+import { type ExchangeMetrics, metrics as processMetrics } from "./metrics.ts";
+import { type OutcomeCounts, recordOutcomes } from "./operation_outcomes.ts";
+
+/** Who the handler reports to: the log, the metrics, and the connection it serves. */
+export interface RequestHandlerOptions {
+  logger?: Logger;
+  metrics?: ExchangeMetrics;
+  /** The connection's id in log lines. */
+  connectionId?: string;
+}
 
 /**
  * Executes each parsed request and emits its answer, strictly one request at a time and in
  * arrival order: a client that pipelines "create account" then "order" on a binary connection
  * relies on the first being committed before the second runs. An answer is emitted only after
  * all of its operations' transactions have finished (committed or rolled back).
+ *
+ * Records every answer in the metrics (operations by kind and outcome, the request's duration)
+ * and logs a slow request, or every request with the access log on.
  *
  * @example
  * ```ts
@@ -17,26 +31,61 @@ import type { ExchangeService } from "./exchange_service.ts";
 export class RequestHandlerStream extends TransformStream<ParsedFrame, Response> {
   readonly #state: { busy: boolean };
 
-  constructor(service: ExchangeService, log: (line: string) => void = console.error) {
+  constructor(service: ExchangeService, options: RequestHandlerOptions = {}) {
     const state = { busy: false };
+    const logger = options.logger ??
+      new Logger({ format: "text", slowMs: 1_000, accessLog: false });
+    const metrics = options.metrics ?? processMetrics;
+    const conn = options.connectionId ?? "-";
+    const report = (
+      framing: "text" | "binary",
+      started: number,
+      what: string,
+      counts: OutcomeCounts | undefined,
+    ) => {
+      const ms = performance.now() - started;
+      metrics.requestDuration(framing, ms / 1000);
+      const fields = {
+        conn,
+        framing,
+        ms: Math.round(ms * 10) / 10,
+        ...(counts ?? {}),
+      };
+      if (ms > logger.config.slowMs) {
+        logger.event("slow_request", `slow request: ${what}`, fields);
+      } else if (logger.config.accessLog) {
+        logger.event("request", `request: ${what}`, fields);
+      }
+    };
     super({
       async transform(item, controller) {
+        const started = performance.now();
         const closeAfter = item.framing === "text" || (item.kind === "invalid" && item.fatal);
         if (item.kind === "invalid") {
+          metrics.invalidRequest(item.framing);
           controller.enqueue({
             framing: item.framing,
             xml: renderRequestError(item.message),
             closeAfter,
           });
+          report(item.framing, started, `invalid (${item.message})`, undefined);
           return;
         }
         state.busy = true;
         try {
-          const results = await service.execute(item.request);
+          const results = await withConnection(conn, () => service.execute(item.request));
+          const counts = recordOutcomes(
+            item.request,
+            results,
+            (kind, outcome) => metrics.operation(kind, outcome),
+          );
           controller.enqueue({ framing: item.framing, xml: renderResults(results), closeAfter });
+          report(item.framing, started, `<${item.request.kind}>`, counts);
         } catch (error) {
           // The service answers every operation-level failure itself; reaching here is a bug.
-          log(`request failed: ${(error as Error)?.stack ?? error}`);
+          logger.event("request_failed", `request failed: ${(error as Error)?.stack ?? error}`, {
+            conn,
+          });
           controller.enqueue({
             framing: item.framing,
             xml: renderRequestError("Internal error: the request could not be completed"),

@@ -5,6 +5,8 @@
 import type { Limits } from "../config.ts";
 import { Connection } from "./connection.ts";
 import type { ExchangeService } from "./exchange_service.ts";
+import { Logger } from "./logger.ts";
+import { metrics } from "./metrics.ts";
 
 /** Shortest interval between timeout sweeps. */
 const SWEEP_INTERVAL_MS_MIN = 10;
@@ -25,7 +27,10 @@ export interface ServerOptions {
   reusePort: boolean;
   limits: Limits;
   service: ExchangeService;
+  /** Plain log lines, when no `logger` is given (tests). */
   log: (line: string) => void;
+  /** The process's logger (format, slow threshold, access log). */
+  logger?: Logger;
 }
 
 export class ExchangeServer {
@@ -33,12 +38,16 @@ export class ExchangeServer {
   readonly #listener: Deno.TcpListener;
   readonly #connections = new Set<Connection>();
   readonly #sweep: ReturnType<typeof setInterval>;
+  readonly #logger: Logger;
+  #connectionsStarted = 0;
   #slotFreed: (() => void) | undefined;
   #closing = false;
   #accepting: Promise<void> | undefined;
 
   constructor(options: ServerOptions) {
     this.#options = options;
+    this.#logger = options.logger ??
+      new Logger({ format: "text", slowMs: 1_000, accessLog: false }, options.log);
     this.#listener = Deno.listen({
       hostname: options.host,
       port: options.port,
@@ -85,7 +94,7 @@ export class ExchangeServer {
         if (this.#closing || error instanceof Deno.errors.BadResource) {
           return;
         }
-        this.#options.log(`accept failed: ${(error as Error).message}`);
+        this.#logger.event("accept_failed", `accept failed: ${(error as Error).message}`);
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_DELAY_MS));
         continue;
       }
@@ -94,17 +103,35 @@ export class ExchangeServer {
   }
 
   #start(conn: Deno.Conn): void {
+    const id = String(++this.#connectionsStarted);
     const connection = new Connection(conn, {
       limits: this.#options.limits,
       service: this.#options.service,
-      log: this.#options.log,
+      logger: this.#logger,
+      id,
     });
     this.#connections.add(connection);
+    metrics.connectionOpened();
+    const access = this.#logger.config.accessLog;
+    if (access) {
+      const peer = conn.remoteAddr as Deno.NetAddr;
+      this.#logger.event("connection_open", "connection opened", {
+        conn: id,
+        peer: `${peer.hostname}:${peer.port}`,
+      });
+    }
     if (this.#closing) {
       connection.shutdown();
     }
     connection.serve().finally(() => {
       this.#connections.delete(connection);
+      metrics.connectionClosed();
+      if (access) {
+        this.#logger.event("connection_close", "connection closed", {
+          conn: id,
+          reason: connection.endReason,
+        });
+      }
       const freed = this.#slotFreed;
       this.#slotFreed = undefined;
       freed?.();

@@ -14,7 +14,15 @@ const WORKER_RESTARTS_MAX = 10;
 const READY_TIMEOUT_MS = 60_000;
 
 /** Options of the supervisor that workers must not inherit. */
-const SUPERVISOR_ONLY = new Set(["--workers", "--reset", "--port", "--pool-size", "--host"]);
+const SUPERVISOR_ONLY = new Set([
+  "--workers",
+  "--reset",
+  "--port",
+  "--pool-size",
+  "--host",
+  "--http-port",
+  "--http-host",
+]);
 
 /** Each worker's share of the pool: at least one connection. */
 export function poolShare(poolSize: number, workers: number): number {
@@ -41,7 +49,19 @@ export function workerArgs(
     }
     kept.push(arg);
   }
-  return ["--worker", "--host", host, "--port", String(port), "--pool-size", String(pool), ...kept];
+  // The supervisor serves HTTP for the whole exchange; a worker only serves its metrics to it.
+  return [
+    "--worker",
+    "--host",
+    host,
+    "--port",
+    String(port),
+    "--pool-size",
+    String(pool),
+    "--http-port",
+    "0",
+    ...kept,
+  ];
 }
 
 /** Finds a free TCP port, for `--port 0` with several workers (they must agree on one port). */
@@ -55,7 +75,16 @@ export function freePort(host: string): number {
 interface Worker {
   child: Deno.ChildProcess;
   restarts: number;
+  /** The worker's loopback metrics port, once it is ready. */
+  metricsPort: number | undefined;
 }
+
+/** The part of a worker's ready line that names its metrics port. */
+export function workerMetricsDetail(port: number): string {
+  return `worker metrics on 127.0.0.1:${port}`;
+}
+
+const WORKER_METRICS = /worker metrics on 127\.0\.0\.1:(\d+)/;
 
 export class WorkerSupervisor {
   readonly #args: string[];
@@ -74,19 +103,31 @@ export class WorkerSupervisor {
   }
 
   async #spawn(index: number, restarts: number): Promise<void> {
+    // A compiled binary is the program itself; otherwise run main.ts with this Deno.
+    const program = Deno.build.standalone
+      ? this.#args
+      : ["run", "--allow-all", "--unstable-net", ...denoRunFlags(), MAIN, ...this.#args];
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", "--unstable-net", ...denoRunFlags(), MAIN, ...this.#args],
+      args: program,
       stdout: "piped",
       stderr: "inherit",
       stdin: "null",
     }).spawn();
-    this.#workers[index] = { child, restarts };
+    const worker: Worker = { child, restarts, metricsPort: undefined };
+    this.#workers[index] = worker;
     child.status.then((status) => this.#exited(index, child, status));
     // The worker's later output goes on to the supervisor's stdout.
     const encoder = new TextEncoder();
-    await awaitReadyLine(child.stdout, READY_TIMEOUT_MS, (text) => {
+    const ready = await awaitReadyLine(child.stdout, READY_TIMEOUT_MS, (text) => {
       Deno.stdout.writeSync(encoder.encode(text));
     });
+    const metricsPort = WORKER_METRICS.exec(ready.line)?.[1];
+    worker.metricsPort = metricsPort === undefined ? undefined : Number(metricsPort);
+  }
+
+  /** The metrics ports of the workers running now. */
+  metricsPorts(): number[] {
+    return this.#workers.flatMap((w) => w.metricsPort === undefined ? [] : [w.metricsPort]);
   }
 
   #exited(index: number, child: Deno.ChildProcess, status: Deno.CommandStatus): void {

@@ -1,38 +1,70 @@
-import { deepStrictEqual, rejects, throws } from "node:assert/strict";
-import { BinaryClient } from "../../src/client/exchange_client.ts";
-import { parseAnswer } from "../../src/client/parse_answer.ts";
+/** The client library's timeouts and its receive buffer, against real sockets. */
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import { BinaryClient, ClientTimeoutError, sendText } from "../../src/client/exchange_client.ts";
 import { startTestServer } from "../support/harness.ts";
+import { describe, results } from "../support/xml.ts";
 
-Deno.test("BinaryClient fails waiting and later requests once the server closes", async () => {
-  const server = await startTestServer({ limits: { frameBytesMax: 64 } });
-  const client = await BinaryClient.connect(server.port);
+/** A listener that accepts and never answers. */
+function silentServer(): { port: number; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  (async () => {
+    for await (const conn of listener) {
+      held.push(conn);
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    close() {
+      listener.close();
+      for (const conn of held) {
+        conn.close();
+      }
+    },
+  };
+}
+
+Deno.test("sendText and BinaryClient give up after timeoutMs on a silent server", async () => {
+  const silent = silentServer();
   try {
-    // An oversize frame is answered with an error, then the server closes the connection.
-    const answer = await client.request(`<create>${"<x/>".repeat(20)}</create>`);
-    deepStrictEqual(parseAnswer(answer).map((e) => e.name), ["error"]);
-    const waiting = client.nextAnswer();
-    await client.closed();
-    await rejects(waiting, /Connection closed by the server/);
-    await rejects(client.request("<create/>"), /Connection closed by the server/);
+    await rejects(
+      sendText(silent.port, "<create/>", "127.0.0.1", { timeoutMs: 200 }),
+      ClientTimeoutError,
+    );
+    const client = await BinaryClient.connect(silent.port, "127.0.0.1", { timeoutMs: 200 });
+    await rejects(client.request("<create/>"), ClientTimeoutError);
+    // The connection is spoilt (answers are ordered): later requests fail at once.
+    await rejects(client.request("<create/>"), ClientTimeoutError);
+    client.close();
+  } finally {
+    silent.close();
+  }
+});
+
+Deno.test("BinaryClient reads many pipelined answers and one larger than its buffer", async () => {
+  const server = await startTestServer();
+  const client = await BinaryClient.connect(server.port, "127.0.0.1", { timeoutMs: 30_000 });
+  try {
+    const count = 300;
+    const answers = await Promise.all(
+      Array.from(
+        { length: count },
+        (_, i) => client.request(`<create><account id="${i}" balance="1"/></create>`),
+      ),
+    );
+    deepStrictEqual(
+      answers.map((a) => results(a).map(describe)[0]),
+      answers.map((_, i) => `created{id=${i}}`),
+    );
+    // One answer of about 300 kB (5000 elements): more than the 64 kB receive buffer.
+    const accounts = Array.from({ length: 5000 }, (_, i) => `<account id="${i}" balance="1"/>`);
+    const big = await client.request(`<create>${accounts.join("")}</create>`);
+    ok(big.length > 64 * 1024, `answer is ${big.length} bytes`);
+    const elements = results(big);
+    strictEqual(elements.length, 5000);
+    strictEqual(elements.filter((e) => e.name === "error").length, count);
   } finally {
     client.close();
     await server.close();
   }
-});
-
-Deno.test("parseAnswer reads children in order and refuses a document that is not <results>", () => {
-  deepStrictEqual(
-    parseAnswer(`<results><created id=" 5"/><error id="6">No <b>x</b></error></results>`),
-    [
-      { name: "created", attributes: { id: " 5" }, text: "", children: [] },
-      {
-        name: "error",
-        attributes: { id: "6" },
-        text: "No",
-        children: [{ name: "b", attributes: {}, text: "x", children: [] }],
-      },
-    ],
-  );
-  throws(() => parseAnswer("<error>Malformed XML</error>"), /Not a <results> document/);
-  throws(() => parseAnswer("<results>"), Error);
 });

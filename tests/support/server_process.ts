@@ -24,6 +24,7 @@ export async function startServerProcess(
   options: { cwd?: string; main?: string } = {},
 ): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
+    // HTTP off unless a test asks for it (`args` come last and win).
     args: [
       "run",
       "--allow-all",
@@ -33,6 +34,8 @@ export async function startServerProcess(
       "0",
       "--host",
       "127.0.0.1",
+      "--http-port",
+      "0",
       ...args,
     ],
     stdout: "piped",

@@ -1,0 +1,18 @@
+/**
+ * The SQL files of `migrations/`, imported as text: part of the module graph, so that a
+ * compiled binary carries them and nothing is read from disk at run time.
+ *
+ * A new migration needs a line here; tests/db/migration_files_test.ts fails until it has one.
+ */
+import m001 from "../../migrations/001_exchange.sql" with { type: "text" };
+import m002 from "../../migrations/002_require.sql" with { type: "text" };
+import m003 from "../../migrations/003_apply_order.sql" with { type: "text" };
+import m004 from "../../migrations/004_autovacuum.sql" with { type: "text" };
+
+/** File name -> SQL text, for every file of `migrations/`. */
+export const MIGRATION_FILES: ReadonlyMap<string, string> = new Map([
+  ["001_exchange.sql", m001],
+  ["002_require.sql", m002],
+  ["003_apply_order.sql", m003],
+  ["004_autovacuum.sql", m004],
+]);
