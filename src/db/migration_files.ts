@@ -8,6 +8,7 @@ import m001 from "../../migrations/001_exchange.sql" with { type: "text" };
 import m002 from "../../migrations/002_require.sql" with { type: "text" };
 import m003 from "../../migrations/003_apply_order.sql" with { type: "text" };
 import m004 from "../../migrations/004_autovacuum.sql" with { type: "text" };
+import m005 from "../../migrations/005_apply_batch.sql" with { type: "text" };
 
 /** File name -> SQL text, for every file of `migrations/`. */
 export const MIGRATION_FILES: ReadonlyMap<string, string> = new Map([
@@ -15,4 +16,5 @@ export const MIGRATION_FILES: ReadonlyMap<string, string> = new Map([
   ["002_require.sql", m002],
   ["003_apply_order.sql", m003],
   ["004_autovacuum.sql", m004],
+  ["005_apply_batch.sql", m005],
 ]);
