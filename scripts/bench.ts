@@ -1,8 +1,11 @@
 /**
- * `deno task bench`: starts the exchange server (or targets a running one), sweeps client
- * counts, framings and CPU cores with closed-loop clients, runs pgbench on the same PostgreSQL
- * as the yardstick, measures memory with many idle connections, and writes REPORT.md,
- * results.json and SVG charts. See `deno task bench --help`.
+ * `deno task bench`: starts the exchange server (or targets a running one) and measures, with
+ * closed-loop clients, the points of scripts/bench/plan.ts: orders against client count on one
+ * book and on several, and the target points of issue 10 (each workload in text framing, binary
+ * with one request in flight and binary pipelined; one hot book). pgbench runs beside them on the
+ * same PostgreSQL as the yardstick; the server's /metrics gives each point's mean batch size and
+ * /proc its CPU per order. Then memory with many idle connections, and REPORT.md, results.json
+ * and SVG charts. See `deno task bench --help`.
  */
 import postgres from "postgres";
 import { BinaryClient } from "../src/client/exchange_client.ts";

@@ -2,7 +2,7 @@
 import { type Spread, spread } from "./latency_stats.ts";
 import type { PointRecord, RunResults } from "./results.ts";
 import { pointLabel } from "./plan.ts";
-import { checkTargets, pgbenchTps, workloadRate } from "./targets.ts";
+import { checkTargets, pgbenchTps, targetCores, workloadRate } from "./targets.ts";
 
 const f0 = (x: number) => x.toFixed(0);
 const f1 = (x: number) => x.toFixed(1);
@@ -120,6 +120,11 @@ export function renderReport(r: RunResults, charts: string[]): string {
   );
 
   out.push("## Targets (issue 10)", "");
+  out.push(
+    `Checked at cores ${targetCores(r) ?? "-"}, means over repetitions; every ratio is against ` +
+      "pgbench in this same run, on the same PostgreSQL, at the same client count.",
+    "",
+  );
   out.push(
     table(
       ["target", "goal", "measured", "result"],
