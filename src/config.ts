@@ -81,8 +81,10 @@ export interface HttpConfig {
 
 /** How the order engine and the status reader group operations (src/server/order_engine.ts). */
 export interface EngineConfig {
-  /** Most orders and cancels one book's batch (one transaction) takes from its queue. */
+  /** Most orders and cancels one batch (one transaction) takes from the books' queues. */
   batchOperationsMax: number;
+  /** Batches (transactions) of the order engine running at once. */
+  batchesInFlightMax: number;
   /** Status statements (`<query>`s) running at once; more queries wait and share the next one. */
   statusStatementsMax: number;
   /** Most `<query>`s answered by one statement. */
@@ -151,6 +153,11 @@ export const SLOW_MS_DEFAULT = 1_000;
  * small: 128 operations are about 3000 parameters of exchange_apply_batch and a few ms of work.
  */
 export const BATCH_OPERATIONS_MAX_DEFAULT = 128;
+/**
+ * Two batches at once: one can be decided and sent by the server while PostgreSQL applies and
+ * commits the other, on a 2-core machine; more only split the queued orders into smaller batches.
+ */
+export const BATCHES_IN_FLIGHT_MAX_DEFAULT = 2;
 export const STATUS_STATEMENTS_MAX_DEFAULT = 4;
 export const QUERIES_PER_STATEMENT_MAX_DEFAULT = 128;
 
@@ -284,7 +291,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: "batch-operations-max",
     env: "EXCHANGE_BATCH_OPERATIONS_MAX",
     kind: "integer",
-    help: `orders and cancels of one book per transaction (${BATCH_OPERATIONS_MAX_DEFAULT})`,
+    help: `orders and cancels per transaction (${BATCH_OPERATIONS_MAX_DEFAULT})`,
+  },
+  {
+    flag: "batches-in-flight-max",
+    env: "EXCHANGE_BATCHES_IN_FLIGHT_MAX",
+    kind: "integer",
+    help: `order-engine transactions running at once (${BATCHES_IN_FLIGHT_MAX_DEFAULT})`,
   },
   {
     flag: "status-statements-max",
@@ -547,6 +560,13 @@ export function buildConfig(values: RawOptions, cpuCount: number): ServerConfig 
         BATCH_OPERATIONS_MAX_DEFAULT,
         1,
         10_000,
+      ),
+      batchesInFlightMax: integer(
+        values,
+        "batches-in-flight-max",
+        BATCHES_IN_FLIGHT_MAX_DEFAULT,
+        1,
+        1000,
       ),
       statusStatementsMax: integer(
         values,

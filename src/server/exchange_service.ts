@@ -19,6 +19,7 @@ import {
 import { abs, add, formatDecimal, ZERO } from "../exchange/decimal.ts";
 import {
   BATCH_OPERATIONS_MAX_DEFAULT,
+  BATCHES_IN_FLIGHT_MAX_DEFAULT,
   QUERIES_PER_STATEMENT_MAX_DEFAULT,
   STATUS_STATEMENTS_MAX_DEFAULT,
 } from "../config.ts";
@@ -75,6 +76,7 @@ function echo(attributes: Attributes, names: readonly string[]): Array<[string, 
 /** How the order engine and the status reader batch (see src/config.ts). */
 export interface ServiceOptions {
   batchOperationsMax: number;
+  batchesInFlightMax: number;
   statusStatementsMax: number;
   queriesPerStatementMax: number;
   observer?: EngineObserver;
@@ -94,6 +96,7 @@ const METRICS_OBSERVER: EngineObserver = {
 /** Defaults for tests and tools that build a service without a full configuration. */
 export const SERVICE_OPTIONS_DEFAULT: ServiceOptions = {
   batchOperationsMax: BATCH_OPERATIONS_MAX_DEFAULT,
+  batchesInFlightMax: BATCHES_IN_FLIGHT_MAX_DEFAULT,
   statusStatementsMax: STATUS_STATEMENTS_MAX_DEFAULT,
   queriesPerStatementMax: QUERIES_PER_STATEMENT_MAX_DEFAULT,
 };
@@ -119,6 +122,7 @@ export class ExchangeService {
     this.#log = log;
     this.engine = new OrderEngine(db, {
       batchOperationsMax: options.batchOperationsMax,
+      batchesInFlightMax: options.batchesInFlightMax,
       log,
       observer: options.observer ?? METRICS_OBSERVER,
     });
@@ -340,8 +344,9 @@ export class ExchangeService {
         return errorAnswer(echoed, limit.message);
       }
       const side: Side = amount.value.units > 0n ? "buy" : "sell";
-      const answer = await this.engine.submit(sym.value, {
+      const answer = await this.engine.submit({
         kind: "order",
+        sym: sym.value,
         accountId,
         side,
         shares: abs(amount.value),
@@ -368,8 +373,9 @@ export class ExchangeService {
     if (sym === undefined) {
       return errorAnswer(echoed, UNKNOWN_ORDER);
     }
-    const answer = await this.engine.submit(sym, {
+    const answer = await this.engine.submit({
       kind: "cancel",
+      sym,
       accountId,
       orderId: BigInt(orderId.value),
     });
