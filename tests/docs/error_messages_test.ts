@@ -52,6 +52,17 @@ const MESSAGE_MODULES = [
   "src/server/connection.ts",
 ];
 
+/**
+ * Message texts in the code that no input can provoke, and why. They are not sent, so the
+ * document does not list them.
+ */
+const UNREACHABLE = new Map([
+  [
+    "Malformed XML: no root element",
+    "a guard after the parser: saxes itself refuses a document without a root element",
+  ],
+]);
+
 /** One of each kind of refusal; a `Record` over the kinds, so a new kind fails type checking. */
 const REFUSALS: Record<Refusal["kind"], Refusal> = {
   unknown_symbol: { kind: "unknown_symbol", sym: "NOPE" },
@@ -236,6 +247,8 @@ async function messagesFromTheWire(): Promise<Set<string>> {
   } finally {
     await server.close();
   }
+  // The corpus is meant to reach the server's checks, not its bugs.
+  deepStrictEqual([...seen].filter((message) => message.startsWith("Internal error")), []);
   return seen;
 }
 
@@ -307,6 +320,9 @@ Deno.test("docs/PROTOCOL.md lists exactly the error messages the server can send
   for (const module of MESSAGE_MODULES) {
     const source = await Deno.readTextFile(new URL(module, root));
     for (const pattern of messageLiterals(source)) {
+      if ([...UNREACHABLE.keys()].some((text) => pattern.test(text))) {
+        continue;
+      }
       if (![...collected].some((message) => pattern.test(message))) {
         unexercised.push(`${module}: ${pattern.source}`);
       }
@@ -319,11 +335,3 @@ Deno.test("docs/PROTOCOL.md lists exactly the error messages the server can send
       "message to docs/PROTOCOL.md)",
   );
 });
-
-/** For writing the document: prints what the server sends (`PRINT_MESSAGES=1`). */
-if (Deno.env.get("PRINT_MESSAGES") === "1") {
-  Deno.test("print the collected messages", async () => {
-    const collected = new Set([...await messagesFromTheWire(), ...messagesFromAnswersModule()]);
-    console.log([...collected].sort().join("\n"));
-  });
-}
