@@ -80,7 +80,7 @@ export function hexDump(bytes: Uint8Array): string {
 export function bytesOfDump(dump: string): Uint8Array {
   const bytes: number[] = [];
   for (const line of dump.split("\n")) {
-    const match = /^[0-9a-f]{8}  (.*?)\s*\|/.exec(line);
+    const match = /^[0-9a-f]{8} {2}(.*?)\s*\|/.exec(line);
     if (match === null) {
       continue;
     }
