@@ -8,18 +8,25 @@
  * request mix (timing still differs).
  *
  * Planted bugs, run by hand on a copy of the repository (src/ here was never changed), each with
- * this very test; both failed every time they were run:
- * 1. placeOrder without `FOR UPDATE` on the account rows (src/db/orders.ts, round trip 2): the
- *    funds check then reads a balance that a concurrent order of the same account is about to
- *    spend, both pass, and the second overdraft is stopped only by the `balance >= 0` CHECK. The
- *    test failed 2 of 2 runs with "clients saw problems", e.g.
- *      unexpected error for order in <transactions id="7000"><order sym="HOT0" amount="10"
- *      limit="99.75"/><query id="1066"/></transactions>: Internal error: the operation was
- *      rolled back   (3 such answers per run)
- *    It needs the tight balances of the workload: with 60000 per account (first version) the
- *    race never hit in 8 s and the test passed.
- * 2. placeOrder without `FOR UPDATE` on the symbol row (the book lock): a buy and a sell that
- *    cross, placed at once, do not see each other and both rest. The live audit failed 2 of 2:
+ * this very test; each failed:
+ * 1. (issue 10) the batch decision made every operation against the book as it was before the
+ *    batch (src/exchange/book_batch.ts building its working book per operation instead of once):
+ *    failed with "clients saw problems", e.g.
+ *      order 20 was canceled twice: <results><canceled id="20"><canceled shares="10" .../>
+ *      <executed shares="4" .../><executed shares="10" .../></canceled><error id="20">Order has
+ *      nothing open to cancel</error>...
+ *    (a resting order filled twice over by two orders of one batch). tests/trading/batch_test.ts
+ *    fails on it too (the fill within a batch, the fill and cancel of one order).
+ * 2. (issue 10) exchange_apply_batch without its check of the balances the decision relied on
+ *    (migrations/005_apply_batch.sql): two books' batches spend the same account's cash at once;
+ *    the `balance >= 0` CHECK stops the overdraft, so "clients saw problems", e.g.
+ *      unexpected error for order in <transactions id="7008"><order sym="HOT2" amount="14"
+ *      limit="99.75"/></transactions>: Internal error: the operation was rolled back
+ *    It needs the tight balances of the workload: with 60000 per account (an early version of
+ *    this test) such races never hit.
+ * 3. (issue 5, the one-order-per-transaction engine) placing an order without the book lock (the
+ *    symbol row `FOR UPDATE`): a buy and a sell that cross, placed at once, both rest; the live
+ *    audit failed 2 of 2 with
  *      crossed_book | symbol HOT1 | best open buy 100.25 is not below best open sell 100.25
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";

@@ -122,6 +122,9 @@ export class ExchangeService {
       log,
       observer: options.observer ?? METRICS_OBSERVER,
     });
+    if (options.observer === undefined) {
+      metrics.watchOrderQueue(() => this.engine.queuedTotal());
+    }
     this.#statuses = new StatusReader(db, {
       statementsInFlightMax: options.statusStatementsMax,
       queriesPerStatementMax: options.queriesPerStatementMax,

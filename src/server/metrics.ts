@@ -57,6 +57,8 @@ export class ExchangeMetrics {
   /** Shares traded, summed exactly; the exported counter is this value as a float. */
   readonly #traded: { sum: Decimal } = { sum: ZERO };
   readonly #staleReruns = { count: 0 };
+  /** Order engines of this process, read at scrape time (one in a server, more in tests). */
+  readonly #queueSources = new Set<() => number>();
 
   constructor() {
     const registry = new client.Registry();
@@ -130,9 +132,22 @@ export class ExchangeMetrics {
     });
     this.#batchSize = new client.Histogram({
       name: "exchange_order_batch_size",
-      help: "Orders applied per order-engine batch",
+      help: "Orders and cancels per order-engine batch (one transaction of one book)",
       buckets: BATCH_SIZE_BUCKETS,
       registers,
+    });
+    const queueSources = this.#queueSources;
+    new client.Gauge({
+      name: "exchange_order_queue_depth",
+      help: "Orders and cancels waiting for their book's next batch",
+      registers,
+      collect() {
+        let depth = 0;
+        for (const source of queueSources) {
+          depth += source();
+        }
+        this.set(depth);
+      },
     });
     this.#httpRequests = new client.Counter({
       name: "exchange_http_requests_total",
@@ -165,6 +180,11 @@ export class ExchangeMetrics {
   /** The order engine runs a batch again because another book changed a balance it read. */
   retry(): void {
     this.#staleReruns.count++;
+  }
+
+  /** Reports the queue depth of an order engine in `exchange_order_queue_depth`. */
+  watchOrderQueue(depth: () => number): void {
+    this.#queueSources.add(depth);
   }
 
   /** The order engine applied a batch of `size` orders. */

@@ -87,6 +87,15 @@ export class OrderEngine {
     return this.#queues.get(sym)?.length ?? 0;
   }
 
+  /** Operations waiting for the next batch of their book, over all books. */
+  queuedTotal(): number {
+    let total = 0;
+    for (const queue of this.#queues.values()) {
+      total += queue.length;
+    }
+    return total;
+  }
+
   /** True while a batch of `sym` runs or waits to run. */
   busy(sym: string): boolean {
     return this.#queues.has(sym);

@@ -10,6 +10,8 @@ import { locateCluster, SOCKET_PORT } from "../../src/db/cluster_location.ts";
 import { runningPostmasterPid } from "../../src/db/embedded_postgres.ts";
 import { testCluster } from "../support/harness.ts";
 import { sessionsWaitingForLock } from "../support/lock_wait.ts";
+import { freePort } from "../../src/server/workers.ts";
+import { sample } from "../support/metrics_text.ts";
 import { startServerProcess } from "../support/server_process.ts";
 import { describe, results } from "../support/xml.ts";
 
@@ -99,10 +101,18 @@ Deno.test("server answers requests in flight on SIGTERM, then exits cleanly", as
   }
 });
 
-Deno.test("kill -9 of the server, then of PostgreSQL, loses no acknowledged order", async () => {
+Deno.test("kill -9 of the server under batched load, then of PostgreSQL, loses no acknowledged order", async () => {
   const dataDir = await tempDataDir();
   try {
-    let server = await startServerProcess(["--data-dir", dataDir]);
+    const httpPort = freePort("127.0.0.1");
+    let server = await startServerProcess([
+      "--data-dir",
+      dataDir,
+      "--http-port",
+      String(httpPort),
+    ]);
+    const metricsText = async () =>
+      await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     const setup = `<create>` +
       Array.from({ length: 8 }, (_, i) => `<account id="${i}" balance="1000000"/>`).join("") +
       `<symbol sym="K">` + Array.from({ length: 8 }, (_, i) =>
@@ -133,9 +143,30 @@ Deno.test("kill -9 of the server, then of PostgreSQL, loses no acknowledged orde
         }
       }
     });
+    // Batches of several orders, on purpose: an outside session holds the book's lock until at
+    // least three orders have queued in the engine behind the batch that waits for it.
+    const holder = openExchangePool(dataDir);
+    try {
+      await holder.begin(async (tx) => {
+        await tx`SELECT sym FROM symbols WHERE sym = 'K' FOR UPDATE`;
+        for (let i = 0; sample(await metricsText(), "exchange_order_queue_depth") < 3; i++) {
+          ok(i < 1_000, "the other clients never queued behind the held book");
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      });
+    } finally {
+      await holder.end();
+    }
     while (acknowledged.size < 150) {
       await new Promise((r) => setTimeout(r, 5));
     }
+    // The load was batched: some batch held three orders or more.
+    const batches = await metricsText();
+    ok(
+      sample(batches, "exchange_order_batch_size_bucket", { le: "2" }) <
+        sample(batches, "exchange_order_batch_size_count"),
+      batches,
+    );
     server.kill("SIGKILL");
     await Promise.all(traders);
     clients.forEach((client) => client.close());
