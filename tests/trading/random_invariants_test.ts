@@ -1,6 +1,6 @@
 /**
  * Seeded random sequences of create, order, cancel and query requests, some sent concurrently,
- * then the conservation and book invariants of SPEC.md checked in the database and through
+ * then the conservation and book invariants of docs/PROTOCOL.md ("Matching and settlement") checked in the database and through
  * queries. Set TRADING_SEED to replay a failing run; the seed is printed on failure.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
@@ -150,7 +150,7 @@ async function run(
   });
 }
 
-/** The invariants of SPEC.md, checked in the database at a quiet moment. */
+/** The invariants of docs/PROTOCOL.md ("Matching and settlement"), checked in the database at a quiet moment. */
 async function checkInvariants(sql: Sql): Promise<void> {
   const [cash] = await sql`
     SELECT (SELECT coalesce(sum(deposited), 0) FROM accounts)::text AS deposited,
