@@ -127,7 +127,10 @@ export class ExchangeService {
       observer: options.observer ?? METRICS_OBSERVER,
     });
     if (options.observer === undefined) {
-      metrics.watchOrderQueue(() => this.engine.queuedTotal());
+      metrics.watchOrderEngine({
+        queued: () => this.engine.queuedTotal(),
+        running: () => this.engine.runningTotal(),
+      });
     }
     this.#statuses = new StatusReader(db, {
       statementsInFlightMax: options.statusStatementsMax,

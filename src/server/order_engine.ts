@@ -70,6 +70,8 @@ export class OrderEngine {
   /** Books in a running batch. */
   readonly #running = new Set<string>();
   #inFlight = 0;
+  /** Operations in running batches. */
+  #operationsRunning = 0;
   readonly stats: EngineStats = {
     batches: 0,
     operations: 0,
@@ -114,6 +116,11 @@ export class OrderEngine {
     return total;
   }
 
+  /** Operations in running batches, over all books. */
+  runningTotal(): number {
+    return this.#operationsRunning;
+  }
+
   /** Starts batches while slots are free and idle books have work. */
   #startBatches(): void {
     while (this.#inFlight < this.#options.batchesInFlightMax) {
@@ -126,6 +133,7 @@ export class OrderEngine {
         this.#running.add(sym);
       }
       this.#inFlight++;
+      this.#operationsRunning += batch.length;
       this.#runBatch(batch).catch((error) => {
         // #runBatch answers every operation itself; reaching here is a bug in it.
         this.#options.log(`order engine: batch failed: ${(error as Error)?.stack ?? error}`);
@@ -137,6 +145,7 @@ export class OrderEngine {
           this.#running.delete(sym);
         }
         this.#inFlight--;
+        this.#operationsRunning -= batch.length;
         this.#startBatches();
       });
     }
