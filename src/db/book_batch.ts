@@ -73,6 +73,10 @@ export interface BatchReport {
 export interface BatchRunOptions {
   /** Lock these accounts in round trip 1 (ascending), after a stale-balance rerun. */
   readonly lockAccountsFirst: readonly string[];
+  /** Called once round trip 1 has returned: the batch holds its book locks. */
+  readonly onLocked?: () => void;
+  /** Called with the accounts the decision touches, before they are locked. */
+  readonly onDecided?: (accounts: readonly string[]) => void;
 }
 
 /** Runs the batch as one transaction (with the helper's deadlock retries) and returns answers. */
@@ -80,10 +84,10 @@ export function runBookBatch(
   db: Database,
   ops: readonly BatchOp[],
   options: BatchRunOptions,
-  onDecided?: (accounts: readonly string[]) => void,
 ): Promise<BatchReport> {
   return inTransaction(db, async (tx) => {
     const read = await readUnderLock(tx, ops, options.lockAccountsFirst);
+    options.onLocked?.();
     let decision = decideBatch(read.input);
     while (decision.kind === "need_page") {
       await readNextPage(tx, read, decision.sym, decision.side);
@@ -91,7 +95,7 @@ export function runBookBatch(
     }
     const decided = decision;
     const accounts = lockSet(decided);
-    onDecided?.(accounts);
+    options.onDecided?.(accounts);
     const applied = applyDecision(tx, [...read.input.books.keys()], decided, accounts);
     return { deferred: applied.then((ids) => done({ decided, ids, read })) };
   }).then((outcome) => {

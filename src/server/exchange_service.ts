@@ -18,6 +18,7 @@ import {
 } from "../exchange/validation.ts";
 import { abs, add, formatDecimal, ZERO } from "../exchange/decimal.ts";
 import {
+  BATCH_LOCK_WAIT_MS_DEFAULT,
   BATCH_OPERATIONS_MAX_DEFAULT,
   BATCHES_IN_FLIGHT_MAX_DEFAULT,
   QUERIES_PER_STATEMENT_MAX_DEFAULT,
@@ -77,6 +78,7 @@ function echo(attributes: Attributes, names: readonly string[]): Array<[string, 
 export interface ServiceOptions {
   batchOperationsMax: number;
   batchesInFlightMax: number;
+  batchLockWaitMs: number;
   statusStatementsMax: number;
   queriesPerStatementMax: number;
   observer?: EngineObserver;
@@ -97,6 +99,7 @@ const METRICS_OBSERVER: EngineObserver = {
 export const SERVICE_OPTIONS_DEFAULT: ServiceOptions = {
   batchOperationsMax: BATCH_OPERATIONS_MAX_DEFAULT,
   batchesInFlightMax: BATCHES_IN_FLIGHT_MAX_DEFAULT,
+  batchLockWaitMs: BATCH_LOCK_WAIT_MS_DEFAULT,
   statusStatementsMax: STATUS_STATEMENTS_MAX_DEFAULT,
   queriesPerStatementMax: QUERIES_PER_STATEMENT_MAX_DEFAULT,
 };
@@ -123,6 +126,7 @@ export class ExchangeService {
     this.engine = new OrderEngine(db, {
       batchOperationsMax: options.batchOperationsMax,
       batchesInFlightMax: options.batchesInFlightMax,
+      batchLockWaitMs: options.batchLockWaitMs,
       log,
       observer: options.observer ?? METRICS_OBSERVER,
     });

@@ -7,6 +7,14 @@
  * alone, without waiting. A book is in at most one running batch, so each book's operations are
  * decided in the order they reached it.
  *
+ * A second batch starts beside a running one only while every running batch has waited longer
+ * than `batchLockWaitMs` for its book locks (held by another process, or by an outside session):
+ * then books that are not in the stuck batch go on. Otherwise one batch at a time takes everything:
+ * measured with 16 binary clients on 4 books, two batches always in flight made batches of 4.5
+ * orders, reruns after a balance changed under the other batch (6% of batches) and 0.51 ms of CPU
+ * per order (1700-1800 orders/s); one at a time made batches of 8, no reruns and 0.31 ms per order
+ * (2400-2700 orders/s), in interleaved runs.
+ *
  * Why several books per transaction: a transaction's fixed cost (BEGIN, locks, reads, the apply
  * call, COMMIT and its WAL flush) was about 1 ms of CPU against about 0.1 ms per order on top
  * (16 binary clients on 4 books, where a book's batch could never exceed its 4 clients: 2.6
@@ -41,6 +49,8 @@ export interface OrderEngineOptions {
   batchOperationsMax: number;
   /** Batches (transactions, pool connections) running at once. */
   batchesInFlightMax: number;
+  /** How long the running batches must have waited for their book locks before another starts. */
+  batchLockWaitMs: number;
   log: (line: string) => void;
   observer?: EngineObserver;
 }
@@ -70,6 +80,10 @@ export class OrderEngine {
   /** Books in a running batch. */
   readonly #running = new Set<string>();
   #inFlight = 0;
+  /** Running batches still waiting for their book locks, with when they started to wait. */
+  readonly #locking = new Map<object, number>();
+  /** A timer that looks again once the running batches may count as stuck. */
+  #stuckTimer: ReturnType<typeof setTimeout> | undefined;
   /** Operations in running batches. */
   #operationsRunning = 0;
   readonly stats: EngineStats = {
@@ -121,9 +135,35 @@ export class OrderEngine {
     return this.#operationsRunning;
   }
 
+  /** True if another batch may start now; else, if one may later, arranges to look again. */
+  #mayStart(): boolean {
+    if (this.#inFlight === 0) {
+      return true;
+    }
+    if (this.#inFlight >= this.#options.batchesInFlightMax) {
+      return false;
+    }
+    // Only beside batches that are all stuck waiting for their book locks.
+    if (this.#locking.size < this.#inFlight) {
+      return false;
+    }
+    const now = performance.now();
+    const newest = Math.max(...this.#locking.values());
+    if (now - newest >= this.#options.batchLockWaitMs) {
+      return true;
+    }
+    if (this.#stuckTimer === undefined) {
+      this.#stuckTimer = setTimeout(() => {
+        this.#stuckTimer = undefined;
+        this.#startBatches();
+      }, this.#options.batchLockWaitMs - (now - newest));
+    }
+    return false;
+  }
+
   /** Starts batches while slots are free and idle books have work. */
   #startBatches(): void {
-    while (this.#inFlight < this.#options.batchesInFlightMax) {
+    while (this.#queues.size > 0 && this.#mayStart()) {
       const batch = this.#takeBatch();
       if (batch.length === 0) {
         return;
@@ -132,9 +172,11 @@ export class OrderEngine {
       for (const sym of books) {
         this.#running.add(sym);
       }
+      const token = {};
+      this.#locking.set(token, performance.now());
       this.#inFlight++;
       this.#operationsRunning += batch.length;
-      this.#runBatch(batch).catch((error) => {
+      this.#runBatch(batch, () => this.#locking.delete(token)).catch((error) => {
         // #runBatch answers every operation itself; reaching here is a bug in it.
         this.#options.log(`order engine: batch failed: ${(error as Error)?.stack ?? error}`);
         for (const item of batch) {
@@ -144,6 +186,7 @@ export class OrderEngine {
         for (const sym of books) {
           this.#running.delete(sym);
         }
+        this.#locking.delete(token);
         this.#inFlight--;
         this.#operationsRunning -= batch.length;
         this.#startBatches();
@@ -176,14 +219,14 @@ export class OrderEngine {
     return batch;
   }
 
-  async #runBatch(batch: readonly Pending[]): Promise<void> {
+  async #runBatch(batch: readonly Pending[], onLocked: () => void): Promise<void> {
     this.stats.batches++;
     this.stats.operations += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
     this.#options.observer?.batch?.(batch.length);
     let report: BatchReport;
     try {
-      report = await this.#attempt(batch.map((item) => item.op));
+      report = await this.#attempt(batch.map((item) => item.op), onLocked);
     } catch (error) {
       if (batch.length > 1 && !isUnavailable(error) && !isRetryable(error) && !isTimeout(error)) {
         // Our own bug, or one bad operation: never let it take its neighbours down.
@@ -193,7 +236,7 @@ export class OrderEngine {
             "running its operations one per transaction",
         );
         for (const item of batch) {
-          await this.#runBatch([item]);
+          await this.#runBatch([item], onLocked);
         }
         return;
       }
@@ -207,13 +250,17 @@ export class OrderEngine {
   }
 
   /** One batch transaction, run again (bounded) while others keep changing a balance it read. */
-  async #attempt(ops: readonly BatchOp[]): Promise<BatchReport> {
+  async #attempt(ops: readonly BatchOp[], onLocked: () => void): Promise<BatchReport> {
     let lockFirst: readonly string[] = [];
     for (let rerun = 0;; rerun++) {
       let decidedAccounts: readonly string[] = [];
       try {
-        return await runBookBatch(this.#db, ops, { lockAccountsFirst: lockFirst }, (accounts) => {
-          decidedAccounts = accounts;
+        return await runBookBatch(this.#db, ops, {
+          lockAccountsFirst: lockFirst,
+          onLocked,
+          onDecided: (accounts) => {
+            decidedAccounts = accounts;
+          },
         });
       } catch (error) {
         if (!isStaleBalance(error) || rerun >= this.#db.retriesMax) {
