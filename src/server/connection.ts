@@ -20,8 +20,12 @@ import type { ExchangeService } from "./exchange_service.ts";
 import type { Logger } from "./logger.ts";
 import { RequestHandlerStream } from "./request_handler_stream.ts";
 
-/** Bytes read from the socket at once. */
-const READ_CHUNK_BYTES = 16 * 1024;
+/**
+ * Bytes read from the socket at once: each connection keeps one such buffer. Most requests are
+ * well under 1 kB. Server RSS with 1000 idle binary connections: 168 MB with 16 kB, 141 and 161 MB
+ * with 8 kB (two runs), 155 MB with 4 kB: below 8 kB the saving drowns in the noise.
+ */
+const READ_CHUNK_BYTES = 8 * 1024;
 /** After answering and before closing, unread input is discarded for at most this long ... */
 const LINGER_MS = 1_000;
 /** ... or this many bytes, so that closing does not reset the connection before the client
