@@ -1,5 +1,11 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
-import { done, inTransaction, refused, transactionStats } from "../../src/db/transaction.ts";
+import {
+  CommittedAnswerError,
+  done,
+  inTransaction,
+  refused,
+  transactionStats,
+} from "../../src/db/transaction.ts";
 import { freshDatabase } from "../support/harness.ts";
 
 Deno.test("inTransaction commits on done, rolls back on refusal and on throw, leaving no lock", async () => {
@@ -73,6 +79,26 @@ Deno.test("inTransaction runs a deadlocked transaction again and both succeed", 
     ok(attempts.a + attempts.b >= 3);
     const rows = await db.sql`SELECT balance::text AS balance FROM accounts ORDER BY id`;
     deepStrictEqual(rows.map((r) => r.balance), ["2", "2"]);
+  } finally {
+    await db.close();
+  }
+});
+
+Deno.test("inTransaction says so when its deferred statements committed but reading their results threw", async () => {
+  const db = await freshDatabase();
+  try {
+    await db.sql`INSERT INTO accounts (id, balance, deposited) VALUES ('1', 10, 10)`;
+    const error = await inTransaction(db, (tx) =>
+      Promise.resolve({
+        deferred: tx`UPDATE accounts SET balance = 20 WHERE id = '1'`.execute().then(() => {
+          throw new Error("answer building failed");
+        }),
+      })).then(() => undefined, (e) => e);
+    // The UPDATE committed: the caller must not be told that it was rolled back.
+    ok(error instanceof CommittedAnswerError, String(error));
+    strictEqual((error.cause as Error).message, "answer building failed");
+    const [row] = await db.sql`SELECT balance::text AS balance FROM accounts WHERE id = '1'`;
+    strictEqual(row!.balance, "20");
   } finally {
     await db.close();
   }

@@ -4,6 +4,7 @@
  */
 import { deepStrictEqual, notStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { sendText } from "../../src/client/exchange_client.ts";
+import { INTERNAL_ERROR } from "../../src/xml/answers.ts";
 import { startTestServer, type TestServer } from "../support/harness.ts";
 import {
   answerElements,
@@ -446,6 +447,28 @@ Deno.test("concurrent cancels of one order: exactly one succeeds and the refund 
     strictEqual(names.filter((name) => name === "canceled").length, 1, names.join(" "));
     strictEqual(names.filter((name) => name === "error").length, 9, names.join(" "));
     strictEqual(await balanceOf(server.db.sql, "1"), "1000");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("an unexpected failure of the shared account check is answered per operation", async () => {
+  const server = await startTestServer();
+  try {
+    // The account check's table is gone: its query fails with 42P01, neither a refusal nor an
+    // outage. Before, the whole request was answered with one <error>; now each child has its own.
+    await server.db.sql`ALTER TABLE accounts RENAME TO accounts_gone`;
+    const answer = await transact(
+      server.port,
+      "1",
+      `<order sym="X" amount="1" limit="1"/><query id="5"/><cancel id="6"/>`,
+    );
+    deepStrictEqual(answer.map((e) => show(e)), [
+      "error{sym=X,amount=1,limit=1}",
+      "error{id=5}",
+      "error{id=6}",
+    ]);
+    deepStrictEqual(answer.map((e) => e.text), [INTERNAL_ERROR, INTERNAL_ERROR, INTERNAL_ERROR]);
   } finally {
     await server.close();
   }
