@@ -4,13 +4,8 @@
  *   deno task serve [--port 12345] [--data-dir .data] [--database-url URL] [--pool-size 16]
  *                   [--workers N] [--reset] [--http-port 12380] [--log-format text|json]
  */
-import {
-  buildConfig,
-  ConfigError,
-  optionsHelp,
-  readOptions,
-  type ServerConfig,
-} from "./src/config.ts";
+import { buildConfig, ConfigError, readOptions, type ServerConfig } from "./src/config.ts";
+import { optionsHelp } from "./src/options_text.ts";
 import { ClusterSetupError } from "./src/db/cluster_setup_error.ts";
 import { type Database, openDatabase } from "./src/db/database.ts";
 import { openMarketDataPool } from "./src/db/market_data.ts";

@@ -11,7 +11,8 @@
  * snapshot.
  */
 import { join } from "node:path";
-import { buildConfig, ConfigError, optionsHelp, readOptions } from "../src/config.ts";
+import { buildConfig, ConfigError, readOptions } from "../src/config.ts";
+import { optionsHelp } from "../src/options_text.ts";
 import { AUDIT_CHECKS, type AuditCheck, auditDatabase, type AuditReport } from "../src/db/audit.ts";
 import { locateCluster } from "../src/db/cluster_location.ts";
 import { openDatabase } from "../src/db/database.ts";

@@ -17,11 +17,7 @@ import {
   checkSymbol,
 } from "../exchange/validation.ts";
 import { abs, add, formatDecimal, ZERO } from "../exchange/decimal.ts";
-import {
-  BATCH_OPERATIONS_MAX_DEFAULT,
-  QUERIES_PER_STATEMENT_MAX_DEFAULT,
-  STATUS_STATEMENTS_MAX_DEFAULT,
-} from "../config.ts";
+import { OPTION } from "../option_specs.ts";
 import { metrics } from "./metrics.ts";
 import { accountExists, createAccount } from "../db/accounts.ts";
 import type { Database } from "../db/database.ts";
@@ -93,9 +89,9 @@ const METRICS_OBSERVER: EngineObserver = {
 
 /** Defaults for tests and tools that build a service without a full configuration. */
 export const SERVICE_OPTIONS_DEFAULT: ServiceOptions = {
-  batchOperationsMax: BATCH_OPERATIONS_MAX_DEFAULT,
-  statusStatementsMax: STATUS_STATEMENTS_MAX_DEFAULT,
-  queriesPerStatementMax: QUERIES_PER_STATEMENT_MAX_DEFAULT,
+  batchOperationsMax: OPTION.batchOperationsMax.default,
+  statusStatementsMax: OPTION.statusStatementsMax.default,
+  queriesPerStatementMax: OPTION.queriesPerStatementMax.default,
 };
 
 /** Per request: once the database is found unreachable, the rest is answered at once. */
