@@ -28,7 +28,7 @@ async function databaseDefaulting(isolation: string): Promise<Database> {
   await setup.close();
   const { pg } = await testCluster();
   const config = testDatabaseConfig();
-  const sql = openPool({ kind: "socket", ...pg.connection, database: name }, config, "isolation");
+  const sql = openPool(pg.target(name), config, "isolation");
   return makeDatabase(sql, `test database ${name}`, undefined, config);
 }
 
