@@ -5,9 +5,9 @@
  * shares (executed + open + canceled = |amount|) and agrees with its database row and with the
  * `<canceled>` answer its cancel got. Run it at a quiet moment (after the load has stopped).
  */
-import { BinaryClient } from "../../src/client/exchange_client.ts";
-import type { Sql } from "../../src/db/database.ts";
-import { type OrderShares, readOrderShares } from "../../src/db/order_shares.ts";
+import { BinaryClient } from "../../../src/client/exchange_client.ts";
+import type { Sql } from "../../../src/db/database.ts";
+import { type OrderShares, readOrderShares } from "../../../src/db/order_shares.ts";
 import {
   abs,
   add,
@@ -16,8 +16,8 @@ import {
   formatDecimal,
   parseDecimal,
   ZERO,
-} from "../../src/exchange/decimal.ts";
-import { type AnswerElement, parseAnswer } from "../../src/client/parse_answer.ts";
+} from "../../../src/exchange/decimal.ts";
+import { type AnswerElement, parseAnswer } from "../../../src/client/parse_answer.ts";
 import type { AcknowledgedOrder, StressResult } from "./workload.ts";
 
 const QUERIES_PER_REQUEST_MAX = 100;
