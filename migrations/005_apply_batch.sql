@@ -1,8 +1,9 @@
--- exchange_apply_batch: the second and last round trip of a book's batch (src/db/book_batch.ts).
+-- exchange_apply_batch: the second and last round trip of a batch (src/db/book_batch.ts).
 --
--- The server holds the book lock (the symbol row) and has decided every order and cancel of the
--- batch in arrival order (src/exchange/book_batch.ts) from what it read under that lock. This
--- function applies the decision set-based: one statement per table whatever the batch size.
+-- The server holds the book locks (the symbol rows) of every book in the batch and has decided
+-- every order and cancel of the batch in arrival order (src/exchange/book_batch.ts) from what it
+-- read under those locks. This function applies the decision set-based: one statement per table
+-- whatever the batch size and however many books it spans.
 --
 -- Balances are the one input that another book can change: the server read the balances of the
 -- accounts that place buys without locking them, so that the account locks are taken once, all
@@ -15,15 +16,16 @@
 -- order (the server numbers them 1..n: p_new_* arrays); executions name a new order as -n.
 -- A mismatch between the decision and the rows written raises XX000 (a bug: rolled back).
 CREATE FUNCTION exchange_apply_batch(
-  p_sym text,
+  p_syms text[],              -- the books of the batch, all locked by the caller
   p_lock_ids text[],          -- every account whose balance or position changes, or was relied on
   p_check_ids text[], p_check_balances numeric[],
-  p_new_accounts text[], p_new_amounts numeric[], p_new_limits numeric[], p_new_open numeric[],
+  p_new_syms text[], p_new_accounts text[], p_new_amounts numeric[], p_new_limits numeric[],
+  p_new_open numeric[],
   p_changed_ids bigint[], p_changed_open numeric[], p_changed_canceled numeric[],
   p_exec_buys bigint[], p_exec_sells bigint[], p_exec_shares numeric[], p_exec_prices numeric[],
   p_cash_ids text[], p_cash_deltas numeric[],
-  p_credit_ids text[], p_credit_deltas numeric[],
-  p_debit_ids text[], p_debit_deltas numeric[]
+  p_credit_ids text[], p_credit_syms text[], p_credit_deltas numeric[],
+  p_debit_ids text[], p_debit_syms text[], p_debit_deltas numeric[]
 ) RETURNS bigint[]
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -51,13 +53,17 @@ BEGIN
   END IF;
 
   -- Orders: the new ones with their ids, in arrival order; then the stored ones that changed
-  -- (order rows of a book are written only under its symbol lock, which we hold).
+  -- (order rows of a book are written only under its symbol lock, which the caller holds; every
+  -- row written here is checked to belong to one of the batch's books).
   IF cardinality(p_new_accounts) > 0 THEN
+    IF NOT p_new_syms <@ p_syms THEN
+      RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'exchange_apply_batch: an order outside the batch''s books';
+    END IF;
     v_ids := ARRAY(SELECT nextval('order_ids') FROM generate_series(1, cardinality(p_new_accounts)));
     INSERT INTO orders (id, account_id, sym, amount, limit_price, open_shares, created_at)
-    SELECT v_ids[t.n], t.account_id, p_sym, t.amount, t.limit_price, t.open_shares, v_now
-    FROM unnest(p_new_accounts, p_new_amounts, p_new_limits, p_new_open)
-         WITH ORDINALITY AS t(account_id, amount, limit_price, open_shares, n)
+    SELECT v_ids[t.n], t.account_id, t.sym, t.amount, t.limit_price, t.open_shares, v_now
+    FROM unnest(p_new_syms, p_new_accounts, p_new_amounts, p_new_limits, p_new_open)
+         WITH ORDINALITY AS t(sym, account_id, amount, limit_price, open_shares, n)
     ORDER BY t.n;
   END IF;
 
@@ -67,7 +73,7 @@ BEGIN
         canceled_shares = o.canceled_shares + c.canceled,
         canceled_at = CASE WHEN c.canceled > 0 THEN v_now ELSE o.canceled_at END
     FROM unnest(p_changed_ids, p_changed_open, p_changed_canceled) AS c(id, open_shares, canceled)
-    WHERE o.id = c.id AND o.sym = p_sym;
+    WHERE o.id = c.id AND o.sym = ANY (p_syms);
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     IF v_rows <> cardinality(p_changed_ids) THEN
       RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'exchange_apply_batch: a changed order is missing';
@@ -88,16 +94,20 @@ BEGIN
   -- Lock level 4, positions: credits may create the row (a first purchase); debits only touch
   -- existing rows (a CHECK on a would-be-inserted negative row fails before ON CONFLICT).
   IF cardinality(p_credit_ids) > 0 THEN
+    IF NOT p_credit_syms <@ p_syms THEN
+      RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'exchange_apply_batch: a position outside the batch''s books';
+    END IF;
     INSERT INTO positions (account_id, sym, shares)
-    SELECT d.id, p_sym, d.delta FROM unnest(p_credit_ids, p_credit_deltas) AS d(id, delta)
-    ORDER BY d.id COLLATE "C"
+    SELECT d.id, d.sym, d.delta
+    FROM unnest(p_credit_ids, p_credit_syms, p_credit_deltas) AS d(id, sym, delta)
+    ORDER BY d.id COLLATE "C", d.sym COLLATE "C"
     ON CONFLICT (account_id, sym) DO UPDATE SET shares = positions.shares + excluded.shares;
   END IF;
 
   IF cardinality(p_debit_ids) > 0 THEN
     UPDATE positions AS p SET shares = p.shares + d.delta
-    FROM unnest(p_debit_ids, p_debit_deltas) AS d(id, delta)
-    WHERE p.account_id = d.id AND p.sym = p_sym;
+    FROM unnest(p_debit_ids, p_debit_syms, p_debit_deltas) AS d(id, sym, delta)
+    WHERE p.account_id = d.id AND p.sym = d.sym AND p.sym = ANY (p_syms);
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     IF v_rows <> cardinality(p_debit_ids) THEN
       RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'exchange_apply_batch: position debit missed a row';

@@ -1,11 +1,15 @@
 /**
- * `deno task bench`: starts the exchange server (or targets a running one), sweeps client
- * counts, framings and CPU cores with closed-loop clients, runs pgbench on the same PostgreSQL
- * as the yardstick, measures memory with many idle connections, and writes REPORT.md,
- * results.json and SVG charts. See `deno task bench --help`.
+ * `deno task bench`: starts the exchange server (or targets a running one) and measures, with
+ * closed-loop clients, the points of scripts/bench/plan.ts: orders against client count on one
+ * book and on several, and the target points of issue 10 (each workload in text framing, binary
+ * with one request in flight and binary pipelined; one hot book). pgbench runs beside them on the
+ * same PostgreSQL as the yardstick; the server's /metrics gives each point's mean batch size and
+ * /proc its CPU per order. Then memory with many idle connections, and REPORT.md, results.json
+ * and SVG charts. See `deno task bench --help`.
  */
 import postgres from "postgres";
 import { BinaryClient } from "../src/client/exchange_client.ts";
+import { type BatchCounters, batchDelta, scrapeBatchCounters } from "./bench/batch_metrics.ts";
 import { writeCharts } from "./bench/charts.ts";
 import { measureIdleConnections } from "./bench/idle_connections.ts";
 import { runLoad } from "./bench/load_runner.ts";
@@ -13,7 +17,6 @@ import { machineInfo } from "./bench/machine_info.ts";
 import {
   type BenchOptions,
   type CoreSetting,
-  type Framing,
   parseBenchOptions,
   USAGE,
   UsageError,
@@ -26,19 +29,25 @@ import {
   type PgTarget,
 } from "./bench/pgbench.ts";
 import {
+  awaitBackendsReaped,
   cpuPercent,
+  postgresChildPids,
   postgresSocketDir,
   postmasterPid,
   rssBytes,
   sampleCpu,
 } from "./bench/proc_stats.ts";
+import { largestClientCount, planRepetition, pointLabel, type PointSpec } from "./bench/plan.ts";
 import { renderReport } from "./bench/report.ts";
 import type { PointRecord, RunResults } from "./bench/results.ts";
 import { freePort, type ServerProcess, startServer } from "./bench/server_process.ts";
 import { checkTargets } from "./bench/targets.ts";
-import { setupRequest, symbolNames, type WorkloadKind } from "./bench/workload.ts";
+import { setupRequest, symbolNames } from "./bench/workload.ts";
 
 const log = (line: string) => console.error(`[bench] ${line}`);
+
+/** How long to wait for pgbench's backends to be reaped before PostgreSQL's CPU is read. */
+const BACKENDS_REAPED_TIMEOUT_MS = 3_000;
 
 /** What the points of one server share. */
 interface Context {
@@ -46,6 +55,8 @@ interface Context {
   results: RunResults;
   host: string;
   port: number;
+  /** The server's HTTP side port, for /metrics (undefined: batch sizes not measured). */
+  httpPort: number | undefined;
   serverPid: number | undefined;
   postmaster: number | undefined;
   accounts: string[];
@@ -72,35 +83,45 @@ async function setup(ctx: Context): Promise<void> {
 async function measurePoint(
   ctx: Context,
   cores: CoreSetting,
-  framing: Framing,
-  clients: number,
-  workload: WorkloadKind,
+  spec: PointSpec,
   repetition: number,
 ): Promise<PointRecord> {
   await ctx.quiesce();
   let before = sampleCpu(ctx.serverPid, ctx.postmaster);
+  let batchesBefore: BatchCounters | undefined;
   const load = await runLoad({
     host: ctx.host,
     port: ctx.port,
-    framing,
-    clients,
+    framing: spec.framing,
+    clients: spec.clients,
     durationMs: ctx.options.durationMs,
-    workload,
-    symbols: ctx.symbols,
+    workload: spec.workload,
+    symbols: ctx.symbols.slice(0, spec.symbols),
     accounts: ctx.accounts,
-    pipelineDepth: ctx.options.pipelineDepth,
-    seed: repetition * 7919 + clients,
-    onStart: () => {
+    pipelineDepth: spec.depth,
+    seed: repetition * 7919 + spec.clients * 31 + spec.symbols,
+    onStart: async () => {
+      batchesBefore = await scrapeBatchCounters(ctx.host, ctx.httpPort);
       before = sampleCpu(ctx.serverPid, ctx.postmaster);
     },
   });
-  const cpu = cpuPercent(before, sampleCpu(ctx.serverPid, ctx.postmaster));
+  const after = sampleCpu(ctx.serverPid, ctx.postmaster);
+  const batches = batchDelta(batchesBefore, await scrapeBatchCounters(ctx.host, ctx.httpPort));
+  const cpu = cpuPercent(before, after);
   const seconds = load.elapsedMs / 1000;
+  const serverCpuSeconds = ctx.serverPid === undefined ? undefined : after.server - before.server;
+  const postgresCpuSeconds = ctx.postmaster === undefined
+    ? undefined
+    : after.postgres - before.postgres;
+  const perOrderMs = (cpuSeconds: number | undefined) =>
+    cpuSeconds === undefined || load.orders === 0 ? undefined : (1000 * cpuSeconds) / load.orders;
   const record: PointRecord = {
     cores: cores.label,
-    framing,
-    clients,
-    workload,
+    framing: spec.framing,
+    depth: spec.depth,
+    clients: spec.clients,
+    symbols: spec.symbols,
+    workload: spec.workload,
     repetition,
     elapsedMs: load.elapsedMs,
     requests: load.requests,
@@ -120,11 +141,21 @@ async function measurePoint(
     postgresCpuPct: ctx.postmaster === undefined ? undefined : cpu.postgres,
     clientCpuPct: cpu.client,
     serverRssBytes: ctx.serverPid === undefined ? undefined : rssBytes(ctx.serverPid),
+    batches: batches?.batches,
+    batchMean: batches?.mean,
+    serverCpuSeconds,
+    postgresCpuSeconds,
+    serverCpuMsPerOrder: perOrderMs(serverCpuSeconds),
+    postgresCpuMsPerOrder: perOrderMs(postgresCpuSeconds),
   };
+  const ms = (x: number | undefined) => x === undefined ? "-" : x.toFixed(2);
   log(
-    `cores ${cores.label} ${workload} ${framing} ${clients} clients #${repetition}: ` +
+    `cores ${cores.label} ${pointLabel(spec)} #${repetition}: ` +
       `${record.requestsPerS.toFixed(0)} req/s ${record.opsPerS.toFixed(0)} ops/s ` +
-      `p99 ${record.latency.p99.toFixed(2)} ms errors ${record.errors}` +
+      `p99 ${record.latency.p99.toFixed(2)} ms batch ${record.batchMean?.toFixed(1) ?? "-"} ` +
+      `CPU ms/order ${ms(record.serverCpuMsPerOrder)} srv ${
+        ms(record.postgresCpuMsPerOrder)
+      } pg errors ${record.errors}` +
       (record.errors > 0 ? ` (${record.errorMessages[0]})` : ""),
   );
   ctx.results.points.push(record);
@@ -143,6 +174,9 @@ async function measurePgbench(
   }
   const seconds = Math.max(1, Math.ceil(ctx.options.durationMs / 1000));
   await ctx.quiesce();
+  const children = ctx.postmaster === undefined
+    ? new Set<number>()
+    : postgresChildPids(ctx.postmaster);
   const before = sampleCpu(undefined, ctx.postmaster);
   const run = await pgbenchRun(ctx.pg, {
     mode,
@@ -150,7 +184,15 @@ async function measurePgbench(
     seconds,
     threads: navigator.hardwareConcurrency,
   });
-  const cpu = cpuPercent(before, sampleCpu(undefined, ctx.postmaster));
+  const ran = sampleCpu(undefined, ctx.postmaster);
+  // pgbench's backends are still exiting: their CPU counts once the postmaster has reaped them.
+  if (ctx.postmaster !== undefined) {
+    await awaitBackendsReaped(ctx.postmaster, children, BACKENDS_REAPED_TIMEOUT_MS);
+  }
+  const after = { ...sampleCpu(undefined, ctx.postmaster), atMs: ran.atMs };
+  const cpu = cpuPercent(before, after);
+  // pgbench's own connection set-up falls inside the window; it is small beside -T seconds.
+  const transactions = run.tps * seconds;
   ctx.results.pgbench.push({
     cores: cores.label,
     mode,
@@ -161,6 +203,9 @@ async function measurePgbench(
     latencyAvgMs: run.latencyAvgMs,
     failed: run.failed,
     postgresCpuPct: ctx.postmaster === undefined ? undefined : cpu.postgres,
+    postgresCpuMsPerTx: ctx.postmaster === undefined || transactions === 0
+      ? undefined
+      : (1000 * (after.postgres - before.postgres)) / transactions,
   });
   log(
     `cores ${cores.label} pgbench ${mode} ${clients} clients #${repetition}: ${
@@ -169,33 +214,25 @@ async function measurePgbench(
   );
 }
 
-/** Every point of one core setting: the sweep, then (on the target setting) the target checks. */
+/**
+ * Every point of one core setting (see planRepetition), repetition by repetition; then, on
+ * the target setting, the memory with idle connections.
+ */
 async function sweep(ctx: Context, cores: CoreSetting, isTargetSetting: boolean): Promise<void> {
   const o = ctx.options;
+  const steps = planRepetition(o, isTargetSetting);
   // Repetitions are the outer loop so slow drift (caches, table growth) spreads over all points.
   for (let rep = 1; rep <= o.repetitions; rep++) {
-    for (const clients of o.clients) {
-      for (const framing of o.framings) {
-        await measurePoint(ctx, cores, framing, clients, "mix", rep);
+    for (const step of steps) {
+      if (step.kind === "exchange") {
+        await measurePoint(ctx, cores, step.point, rep);
+      } else {
+        await measurePgbench(ctx, cores, step.mode, step.clients, rep);
       }
-      await measurePgbench(ctx, cores, "tpcb", clients, rep);
-      await measurePgbench(ctx, cores, "select", clients, rep);
     }
   }
   if (!isTargetSetting) {
     return;
-  }
-  const c = o.targetClients;
-  for (let rep = 1; rep <= o.repetitions; rep++) {
-    await measurePoint(ctx, cores, "text", c, "orders", rep);
-    await measurePoint(ctx, cores, "text", c, "queries", rep);
-    // pgbench -S keeps its connections, so persistent (binary) connections are the like-for-like
-    // comparison for queries; text framing pays a TCP connection per query on top.
-    await measurePoint(ctx, cores, "binary", c, "queries", rep);
-    if (!o.clients.includes(c)) {
-      await measurePgbench(ctx, cores, "tpcb", c, rep);
-      await measurePgbench(ctx, cores, "select", c, rep);
-    }
   }
   if (o.idleConnections > 0 && ctx.serverPid !== undefined) {
     log(`holding ${o.idleConnections} idle connections`);
@@ -244,8 +281,11 @@ export async function runBench(options: BenchOptions): Promise<RunResults> {
     );
   }
   const tag = String(Date.now() % 1_000_000_000);
-  const accountCount = Math.max(...options.clients, options.targetClients);
-  const base: Omit<Context, "host" | "port" | "serverPid" | "postmaster" | "pg" | "quiesce"> = {
+  const accountCount = largestClientCount(options);
+  const base: Omit<
+    Context,
+    "host" | "port" | "httpPort" | "serverPid" | "postmaster" | "pg" | "quiesce"
+  > = {
     options,
     results,
     accounts: Array.from({ length: accountCount }, (_, i) => `${tag}${String(i).padStart(4, "0")}`),
@@ -254,11 +294,12 @@ export async function runBench(options: BenchOptions): Promise<RunResults> {
   const targetLabel = options.cores.find((c) => c.label.startsWith("all")) ?? options.cores.at(-1);
 
   if (options.external !== undefined) {
-    const { host, port, serverPid } = options.external;
+    const { host, port, serverPid, httpPort } = options.external;
     const ctx: Context = {
       ...base,
       host,
       port,
+      httpPort,
       serverPid,
       postmaster: undefined,
       pg: undefined,
@@ -282,6 +323,7 @@ export async function runBench(options: BenchOptions): Promise<RunResults> {
         log(`starting server (cores ${cores.label})`);
         current = await startServer({
           port: freePort(),
+          httpPort: freePort(),
           dataDir,
           cpuList: cores.cpuList,
           extraArgs: options.serverArgs,
@@ -303,6 +345,7 @@ export async function runBench(options: BenchOptions): Promise<RunResults> {
             ...base,
             host: "127.0.0.1",
             port: current.port,
+            httpPort: current.httpPort,
             serverPid: current.pid,
             postmaster,
             pg: pgbench === undefined || socketDir === undefined
@@ -324,7 +367,7 @@ export async function runBench(options: BenchOptions): Promise<RunResults> {
           await setup(ctx);
           if (ctx.pg !== undefined && results.pgbenchScale === undefined) {
             // TPC-B contends on branch rows: scale (branches) at least the largest client count.
-            const scale = Math.max(...options.clients, options.targetClients);
+            const scale = largestClientCount(options);
             log(`pgbench -i -s ${scale}`);
             results.pgbenchInitSeconds = await pgbenchInit(ctx.pg, scale);
             results.pgbenchScale = scale;

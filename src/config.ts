@@ -91,8 +91,10 @@ export interface HttpConfig {
 
 /** How the order engine and the status reader group operations (src/server/order_engine.ts). */
 export interface EngineConfig {
-  /** Most orders and cancels one book's batch (one transaction) takes from its queue. */
+  /** Most orders and cancels one batch (one transaction) takes from the books' queues. */
   batchOperationsMax: number;
+  /** Batches (transactions) of the order engine running at once. */
+  batchesInFlightMax: number;
   /** Status statements (`<query>`s) running at once; more queries wait and share the next one. */
   statusStatementsMax: number;
   /** Most `<query>`s answered by one statement. */
@@ -284,6 +286,7 @@ export function buildConfig(values: RawOptions, cpuCount: number): ServerConfig 
     },
     engine: {
       batchOperationsMax: int(o.batchOperationsMax),
+      batchesInFlightMax: int(o.batchesInFlightMax),
       statusStatementsMax: int(o.statusStatementsMax),
       queriesPerStatementMax: int(o.queriesPerStatementMax),
     },

@@ -247,7 +247,19 @@ export const OPTION = {
     default: 128,
     min: 1,
     max: 10_000,
-    help: "orders and cancels of one book taken into one transaction",
+    help: "orders and cancels taken into one transaction (from the queues of idle books)",
+  },
+  batchesInFlightMax: {
+    flag: "batches-in-flight-max",
+    env: "EXCHANGE_BATCHES_IN_FLIGHT_MAX",
+    kind: "integer",
+    // Two at once: one can be decided and sent by the server while PostgreSQL applies and
+    // commits the other, on a 2-core machine; more only split the queued orders into smaller
+    // batches.
+    default: 2,
+    min: 1,
+    max: 1000,
+    help: "order-engine transactions running at once",
   },
   statusStatementsMax: {
     flag: "status-statements-max",

@@ -9,7 +9,7 @@ import { startTestServer, type TestServer } from "./support/harness.ts";
 import { results } from "./support/xml.ts";
 
 /**
- * The worked example of SPEC.md between a buyer "1" and a seller "2", then a cancel:
+ * The worked example of docs/PROTOCOL.md between a buyer "1" and a seller "2", then a cancel:
  * orders 1..7, executions 1 (order 3 with 7, 200 @ 127) and 2 (order 1 with 7, 200 @ 125),
  * order 6 canceled. Afterwards: balances 937100 and 50400, order 1 holds 100 open @ 125.
  */

@@ -28,7 +28,12 @@ Deno.test({
       ok(output.code === 0, `bench exited with ${output.code}:\n${log}`);
 
       const report = await Deno.readTextFile(`${out}/REPORT.md`);
-      ok(report.includes("## Targets"), "report lists the targets");
+      ok(report.includes("## Targets (issue 10)"), "report lists the targets of issue 10");
+      for (
+        const target of ["One hot book", "Binary pipelined (4 in flight) vs text", "Per point"]
+      ) {
+        ok(report.includes(target), `report states the target "${target}"`);
+      }
       const svgs = [...Deno.readDirSync(out)].filter((e) => e.name.endsWith(".svg"));
       ok(svgs.length >= 1, "at least one SVG chart");
       for (const svg of svgs) {
@@ -39,13 +44,33 @@ Deno.test({
       }
 
       const results = JSON.parse(await Deno.readTextFile(`${out}/results.json`)) as {
-        points: Array<{ ops: number; errors: number; errorMessages: string[] }>;
+        points: Array<{
+          ops: number;
+          orders: number;
+          depth: number;
+          framing: string;
+          errors: number;
+          errorMessages: string[];
+          batchMean?: number;
+          serverCpuMsPerOrder?: number;
+          postgresCpuMsPerOrder?: number;
+        }>;
       };
       ok(results.points.length > 0, "points were measured");
       for (const point of results.points) {
         ok(point.ops > 0, "the point performed operations");
         ok(point.errors === 0, `no errors, got ${point.errors}: ${point.errorMessages.join("; ")}`);
+        if (point.orders > 0) {
+          // Scraped from the server's /metrics around the point: at least one order per batch.
+          ok((point.batchMean ?? 0) >= 1, `a mean batch size, got ${point.batchMean}`);
+          ok((point.serverCpuMsPerOrder ?? 0) > 0, "server CPU per order");
+          ok((point.postgresCpuMsPerOrder ?? 0) > 0, "PostgreSQL CPU per order");
+        }
       }
+      const depths = new Set(
+        results.points.filter((p) => p.framing === "binary").map((p) => p.depth),
+      );
+      ok(depths.has(1) && depths.has(4), `binary points at 1 and 4 in flight, got ${[...depths]}`);
     } finally {
       await Deno.remove(out, { recursive: true }).catch(() => {});
     }

@@ -2,8 +2,8 @@
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import { spread } from "./latency_stats.ts";
-import type { RunResults } from "./results.ts";
-import { targetCores } from "./targets.ts";
+import type { PointRecord, RunResults } from "./results.ts";
+import { targetCores, workloadRate } from "./targets.ts";
 
 /** One plotted mean with its range over repetitions. */
 interface Row {
@@ -102,50 +102,100 @@ function linesSpec(
   } as TopLevelSpec;
 }
 
+/** Bars with min-max error bars: one group per `x`, one bar per series. */
+function barsSpec(rows: Row[], title: string, xField: string, yTitle: string): TopLevelSpec {
+  const color = {
+    field: "series",
+    type: "nominal" as const,
+    title: null,
+    legend: { labelLimit: 400 },
+  };
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title,
+    data: { values: rows },
+    width: 360,
+    height: 240,
+    encoding: {
+      x: { field: xField, type: "nominal", title: null },
+      xOffset: { field: "series" },
+      color,
+    },
+    layer: [
+      {
+        mark: "bar",
+        encoding: { y: { field: "mean", type: "quantitative", title: yTitle } },
+      },
+      {
+        mark: { type: "errorbar", ticks: true, color: "black" },
+        encoding: {
+          y: { field: "min", type: "quantitative", title: yTitle },
+          y2: { field: "max" },
+        },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+const symbolsLabel = (n: number) => `${n} symbol${n === 1 ? "" : "s"}`;
+
 /** Writes the charts into `outDir`; returns their file names. */
 export async function writeCharts(r: RunResults, outDir: string): Promise<string[]> {
   const files: Array<[string, TopLevelSpec]> = [];
-  const mix = r.points.filter((p) => p.workload === "mix");
+  const o = r.options;
+  // The sweep: orders, one request in flight, each client count on 1 and on `symbols` symbols.
+  const sweep = r.points.filter((p) =>
+    p.workload === "orders" && p.depth === 1 && o.clients.includes(p.clients) &&
+    o.framings.includes(p.framing) && (p.symbols === 1 || p.symbols === o.symbols)
+  );
+  const sweepGroups = group(sweep, (p) => `${p.cores}|${p.framing}|${p.symbols}|${p.clients}`);
+  const tpcbSweep = r.pgbench.filter((p) => p.mode === "tpcb" && o.clients.includes(p.clients));
+  const tpcbGroups = group(tpcbSweep, (p) => `${p.cores}|${p.clients}`);
 
-  // Throughput against clients: our framings beside pgbench on the same database.
+  // Throughput against clients, on one book and spread over several, beside pgbench TPC-B.
   const throughput: Row[] = [];
-  for (const [, ps] of group(mix, (p) => `${p.cores}|${p.framing}|${p.clients}`)) {
+  for (const [, ps] of sweepGroups) {
     const p = ps[0]!;
     throughput.push(
-      row(ps.map((q) => q.opsPerS), {
+      row(ps.map((q) => q.ordersPerS), {
         cores: p.cores,
         clients: p.clients,
-        series: `exchange ${p.framing} (ops/s)`,
+        series: `exchange ${p.framing}, ${symbolsLabel(p.symbols)} (orders/s)`,
       }),
     );
   }
-  for (const [, ps] of group(r.pgbench, (p) => `${p.cores}|${p.mode}|${p.clients}`)) {
+  for (const [, ps] of tpcbGroups) {
     const p = ps[0]!;
-    const series = p.mode === "tpcb" ? "pgbench TPC-B (tps)" : "pgbench select-only (tps)";
-    throughput.push(row(ps.map((q) => q.tps), { cores: p.cores, clients: p.clients, series }));
+    throughput.push(
+      row(ps.map((q) => q.tps), {
+        cores: p.cores,
+        clients: p.clients,
+        series: "pgbench TPC-B (tps)",
+      }),
+    );
   }
   if (throughput.length > 0) {
     files.push([
       "throughput.svg",
       linesSpec(
         throughput,
-        "Throughput vs clients (mix; mean, min-max of repetitions)",
+        "Order throughput vs clients, 1 request in flight (mean, min-max of repetitions)",
         "per second (log)",
         true,
       ),
     ]);
   }
 
-  // Latency percentiles against clients.
+  // Latency percentiles of the same points.
   const latency: Row[] = [];
-  for (const [, ps] of group(mix, (p) => `${p.cores}|${p.framing}|${p.clients}`)) {
+  for (const [, ps] of sweepGroups) {
     const p = ps[0]!;
     for (const pct of ["p50", "p99"] as const) {
       latency.push(
         row(ps.map((q) => q.latency[pct]), {
           cores: p.cores,
           clients: p.clients,
-          series: p.framing,
+          series: `${p.framing}, ${symbolsLabel(p.symbols)}`,
           percentile: pct,
         }),
       );
@@ -154,123 +204,161 @@ export async function writeCharts(r: RunResults, outDir: string): Promise<string
   if (latency.length > 0) {
     files.push([
       "latency.svg",
-      linesSpec(latency, "Request latency vs clients (mix)", "ms (log)", true, "percentile"),
+      linesSpec(latency, "Order latency vs clients", "ms (log)", true, "percentile"),
     ]);
   }
 
-  // The classic graph: throughput against CPU cores at the target client count.
-  const c = r.options.targetClients;
-  const byCores: Row[] = [];
+  // How batches grow with load: operations per order-engine transaction.
+  const batches: Row[] = [];
+  for (const [, ps] of sweepGroups) {
+    const p = ps[0]!;
+    if (ps.every((q) => q.batchMean !== undefined)) {
+      batches.push(
+        row(ps.map((q) => q.batchMean ?? 0), {
+          cores: p.cores,
+          clients: p.clients,
+          series: `${p.framing}, ${symbolsLabel(p.symbols)}`,
+        }),
+      );
+    }
+  }
+  if (batches.length > 0) {
+    files.push([
+      "batch_size.svg",
+      linesSpec(batches, "Mean batch size vs clients (operations per transaction)", "ops", false),
+    ]);
+  }
+
+  // Where the CPU of an order goes, beside PostgreSQL's CPU per TPC-B transaction.
+  const cpu: Row[] = [];
+  for (const [, ps] of sweepGroups) {
+    const p = ps[0]!;
+    for (
+      const [process, pick] of [
+        ["server", (q: PointRecord) => q.serverCpuMsPerOrder],
+        ["PostgreSQL", (q: PointRecord) => q.postgresCpuMsPerOrder],
+      ] as const
+    ) {
+      if (ps.every((q) => pick(q) !== undefined)) {
+        cpu.push(
+          row(ps.map((q) => pick(q) ?? 0), {
+            cores: p.cores,
+            clients: p.clients,
+            series: `${process} per order (${p.framing}, ${symbolsLabel(p.symbols)})`,
+          }),
+        );
+      }
+    }
+  }
+  for (const [, ps] of tpcbGroups) {
+    const p = ps[0]!;
+    if (ps.every((q) => q.postgresCpuMsPerTx !== undefined)) {
+      cpu.push(
+        row(ps.map((q) => q.postgresCpuMsPerTx ?? 0), {
+          cores: p.cores,
+          clients: p.clients,
+          series: "PostgreSQL per pgbench TPC-B transaction",
+        }),
+      );
+    }
+  }
+  if (cpu.length > 0) {
+    files.push([
+      "cpu_per_order.svg",
+      linesSpec(cpu, "CPU per order vs clients (1 request in flight)", "CPU ms (log)", true),
+    ]);
+  }
+
+  // Framings and depths at the target client count, per workload.
+  const cores = targetCores(r);
+  const c = o.targetClients;
+  const framings: Row[] = [];
   for (
-    const [, ps] of group(mix.filter((p) => p.clients === c), (p) => `${p.cores}|${p.framing}`)
+    const [, ps] of group(
+      r.points.filter((p) => p.cores === cores && p.clients === c && p.symbols === o.symbols),
+      (p) => `${p.workload}|${p.framing}|${p.depth}`,
+    )
   ) {
-    byCores.push(
-      row(ps.map((q) => q.opsPerS), {
-        cores: ps[0]!.cores,
-        series: `exchange ${ps[0]!.framing} (ops/s)`,
+    const p = ps[0]!;
+    framings.push(
+      row(ps.map(workloadRate), {
+        workload: p.workload,
+        series: p.framing === "text" ? "text" : `binary, ${p.depth} in flight`,
       }),
     );
   }
-  for (
-    const [, ps] of group(
-      r.pgbench.filter((p) => p.clients === c && p.mode === "tpcb"),
-      (p) => p.cores,
-    )
-  ) {
-    byCores.push(row(ps.map((q) => q.tps), { cores: ps[0]!.cores, series: "pgbench TPC-B (tps)" }));
-  }
-  if (byCores.length > 0) {
+  if (framings.length > 0) {
     const color = {
       field: "series",
       type: "nominal" as const,
       title: null,
       legend: { labelLimit: 400 },
     };
-    files.push(["cores.svg", {
+    // One panel per workload, each with its own scale: queries run ten times faster than orders.
+    files.push(["framings.svg", {
       $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-      title: `Throughput vs server cores (${c} clients, mix)`,
-      data: { values: byCores },
-      width: 320,
-      height: 240,
-      encoding: {
-        x: { field: "cores", type: "nominal", title: "server cores" },
-        xOffset: { field: "series" },
-        color,
-      },
-      layer: [
-        {
-          mark: "bar",
-          encoding: { y: { field: "mean", type: "quantitative", title: "per second" } },
-        },
-        {
-          mark: { type: "errorbar", ticks: true, color: "black" },
-          encoding: {
-            y: { field: "min", type: "quantitative", title: "per second" },
-            y2: { field: "max" },
-          },
-        },
-      ],
-    } as TopLevelSpec]);
-  }
-
-  // Where the CPU goes: server, PostgreSQL and the load generator, per framing and client count.
-  const cores = targetCores(r);
-  const cpu: Row[] = [];
-  for (
-    const [, ps] of group(
-      mix.filter((p) => p.cores === cores && p.serverCpuPct !== undefined),
-      (p) => `${p.framing}|${p.clients}`,
-    )
-  ) {
-    const p = ps[0]!;
-    cpu.push(
-      row(ps.map((q) => q.serverCpuPct ?? 0), {
-        framing: p.framing,
-        clients: p.clients,
-        process: "1 server (deno)",
-      }),
-    );
-    cpu.push(
-      row(ps.map((q) => q.postgresCpuPct ?? 0), {
-        framing: p.framing,
-        clients: p.clients,
-        process: "2 PostgreSQL",
-      }),
-    );
-    cpu.push(
-      row(ps.map((q) => q.clientCpuPct), {
-        framing: p.framing,
-        clients: p.clients,
-        process: "3 bench client",
-      }),
-    );
-  }
-  if (cpu.length > 0) {
-    files.push(["cpu.svg", {
-      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-      title: `CPU use by process (mix, cores ${cores}; 100% = one core)`,
-      data: { values: cpu },
-      facet: { column: { field: "framing", type: "nominal" } },
+      title: `Text vs binary at ${c} clients, ${symbolsLabel(o.symbols)} (cores ${cores})`,
+      data: { values: framings },
+      facet: { column: { field: "workload", type: "nominal", title: null } },
+      resolve: { scale: { y: "independent" } },
       spec: {
-        width: 220,
-        height: 200,
+        width: 160,
+        height: 220,
         encoding: {
-          x: { field: "clients", type: "ordinal", title: "clients" },
-          xOffset: { field: "process" },
-          color: { field: "process", type: "nominal", title: null },
+          x: { field: "series", type: "nominal", title: null, axis: { labels: false } },
+          color,
         },
         layer: [
-          { mark: "bar", encoding: { y: { field: "mean", type: "quantitative", title: "CPU %" } } },
+          {
+            mark: "bar",
+            encoding: {
+              y: { field: "mean", type: "quantitative", title: "orders/s, queries/s, mix ops/s" },
+            },
+          },
           {
             mark: { type: "errorbar", ticks: true, color: "black" },
             encoding: {
-              y: { field: "min", type: "quantitative", title: "CPU %" },
+              y: { field: "min", type: "quantitative", title: "orders/s, queries/s, mix ops/s" },
               y2: { field: "max" },
             },
           },
         ],
       },
     } as TopLevelSpec]);
+  }
+
+  // Throughput against CPU cores at the target client count, when more than one was measured.
+  if (o.cores.length > 1) {
+    const byCores: Row[] = [];
+    for (
+      const [, ps] of group(
+        sweep.filter((p) => p.clients === c && p.symbols === o.symbols),
+        (p) => `${p.cores}|${p.framing}`,
+      )
+    ) {
+      byCores.push(
+        row(ps.map((q) => q.ordersPerS), {
+          cores: ps[0]!.cores,
+          series: `exchange ${ps[0]!.framing}, ${symbolsLabel(o.symbols)} (orders/s)`,
+        }),
+      );
+    }
+    for (
+      const [, ps] of group(
+        r.pgbench.filter((p) => p.clients === c && p.mode === "tpcb"),
+        (p) => p.cores,
+      )
+    ) {
+      byCores.push(
+        row(ps.map((q) => q.tps), { cores: ps[0]!.cores, series: "pgbench TPC-B (tps)" }),
+      );
+    }
+    if (byCores.length > 0) {
+      files.push([
+        "cores.svg",
+        barsSpec(byCores, `Order throughput vs server cores (${c} clients)`, "cores", "per second"),
+      ]);
+    }
   }
 
   const written: string[] = [];

@@ -22,8 +22,11 @@ export interface LoadSpec {
   /** Binary framing: requests in flight per connection. */
   pipelineDepth: number;
   seed: number;
-  /** Called when the clock starts (after connections and warm-up), e.g. to sample CPU. */
-  onStart?: () => void;
+  /**
+   * Awaited just before the clock starts (after connections and warm-up, with nothing in
+   * flight), e.g. to sample CPU and scrape the server's counters.
+   */
+  onStart?: () => void | Promise<void>;
 }
 
 /** Raw outcome of one measured point. */
@@ -151,7 +154,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
         workload.observe(request, await withTimeout(sends[i]!(request.xml), REQUEST_TIMEOUT_MS));
       }
     }));
-    spec.onStart?.();
+    await spec.onStart?.();
     const started = performance.now();
     const deadline = started + spec.durationMs;
     const lanes = spec.framing === "binary" ? spec.pipelineDepth : 1;

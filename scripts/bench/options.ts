@@ -1,4 +1,4 @@
-/** Command-line options of `deno task bench`, with bounded defaults (about two minutes). */
+/** Command-line options of `deno task bench`, with bounded defaults (about six minutes). */
 import { parseArgs } from "node:util";
 
 /** How requests travel: one connection per request, or persistent and pipelined. */
@@ -13,23 +13,36 @@ export interface CoreSetting {
 /** Everything one bench run needs to know. */
 export interface BenchOptions {
   durationMs: number;
+  /** Client counts of the sweep (orders, one request in flight, 1 and `symbols` symbols). */
   clients: number[];
   repetitions: number;
+  /** Symbols the orders of the target points spread over; the sweep runs 1 and this many. */
   symbols: number;
+  /** Framings of the sweep; the target points always measure both. */
   framings: Framing[];
   cores: CoreSetting[];
   outDir: string;
   quick: boolean;
-  /** Binary framing: requests each connection keeps in flight. */
+  /** Requests each binary connection keeps in flight at the pipelined points (the others: 1). */
   pipelineDepth: number;
-  /** Client count of the target checks (orders-only and queries-only, text framing). */
+  /** Client count of the target points (orders, queries and mix in every framing and depth). */
   targetClients: number;
+  /** Client count of the hot-book target: all on one symbol. */
+  hotClients: number;
   /** Idle connections held open for the memory measurement (0 skips it). */
   idleConnections: number;
   /** Skip pgbench even when it is installed. */
   noPgbench: boolean;
   /** Set when benchmarking a server someone else started. */
-  external: { host: string; port: number; serverPid: number | undefined } | undefined;
+  external:
+    | {
+      host: string;
+      port: number;
+      serverPid: number | undefined;
+      /** Its HTTP side port, for the batch sizes in `/metrics`. */
+      httpPort: number | undefined;
+    }
+    | undefined;
   /** Extra flags for the server we start, e.g. `--workers 2`. */
   serverArgs: string[];
 }
@@ -42,21 +55,30 @@ export class UsageError extends Error {
 /** The help text. */
 export const USAGE = `Usage: deno task bench [options]
 
-  --duration-ms N        length of each measured point (1000; pgbench rounds up to whole seconds)
-  --clients LIST         client counts to sweep (1,4,16,64)
+Every point is a closed loop of clients for a fixed time. The sweep: orders, one request in
+flight, each client count on 1 symbol and on --symbols symbols. The target points, at
+--target-clients: orders, queries and the mix, each in text framing, binary with one request
+in flight and binary pipelined; the hot book: --hot-clients on one symbol. pgbench runs beside
+them on the same PostgreSQL, at the same client counts.
+
+  --duration-ms N        length of each measured point (2000; pgbench rounds up to whole seconds)
+  --clients LIST         client counts of the sweep (1,4,16,64)
   --repetitions N        repetitions of every point (3)
-  --symbols N            symbols the orders spread over (4)
-  --framing LIST         text,binary
-  --cores LIST           CPU settings: a number pins server and PostgreSQL with taskset, all = no pin (1,all)
-  --pipeline-depth N     requests in flight per binary connection (4)
-  --target-clients N     clients of the target checks (16)
+  --symbols N            symbols the target points spread over; the sweep runs 1 and N (4)
+  --framing LIST         framings of the sweep: text,binary (binary)
+  --cores LIST           CPU settings: a number pins server and PostgreSQL with taskset, all = no pin;
+                         the targets are checked on all (the others run the sweep only) (1,all)
+  --pipeline-depth N     requests in flight per binary connection at the pipelined points (4)
+  --target-clients N     clients of the target points (16)
+  --hot-clients N        clients of the hot-book point, all on one symbol (64)
   --idle-connections N   idle connections for the memory measurement (1000; 0 skips)
   --no-pgbench           do not run pgbench
   --server-args "ARGS"   extra flags for the server we start (e.g. "--workers 2")
   --host H --port P      benchmark a running server instead (no pgbench; CPU/RSS need --server-pid)
   --server-pid N         pid of that server, for CPU and memory figures
+  --server-http-port N   that server's HTTP side port, for the batch sizes in /metrics
   --out DIR              where REPORT.md, results.json and the SVG charts go (bench-results/)
-  --quick                a tiny run for smoke tests (about 20 s)
+  --quick                a tiny run for smoke tests (about 30 s)
   --help
 `;
 
@@ -102,12 +124,14 @@ export function parseBenchOptions(args: string[], cpuCount: number): BenchOption
       cores: { type: "string" },
       "pipeline-depth": { type: "string" },
       "target-clients": { type: "string" },
+      "hot-clients": { type: "string" },
       "idle-connections": { type: "string" },
       "no-pgbench": { type: "boolean" },
       "server-args": { type: "string" },
       host: { type: "string" },
       port: { type: "string" },
       "server-pid": { type: "string" },
+      "server-http-port": { type: "string" },
       out: { type: "string" },
       quick: { type: "boolean" },
       help: { type: "boolean" },
@@ -117,18 +141,28 @@ export function parseBenchOptions(args: string[], cpuCount: number): BenchOption
     return null;
   }
   const quick = v.quick === true;
-  // Quick mode: one small point per framing, one repetition, all cores, few idle connections.
+  // Quick mode: every kind of point once, with two clients, one repetition, all cores, few
+  // idle connections.
   const d = quick
-    ? { duration: "1000", clients: "2", reps: "1", cores: "all", target: "2", idle: "100" }
-    : {
+    ? {
       duration: "1000",
+      clients: "2",
+      reps: "1",
+      cores: "all",
+      target: "2",
+      hot: "2",
+      idle: "100",
+    }
+    : {
+      duration: "2000",
       clients: "1,4,16,64",
       reps: "3",
       cores: "1,all",
       target: "16",
+      hot: "64",
       idle: "1000",
     };
-  const framings = list(v.framing ?? "text,binary").map((f) => {
+  const framings = [...new Set(list(v.framing ?? "binary"))].map((f) => {
     if (f !== "text" && f !== "binary") {
       throw new UsageError(`--framing takes text and/or binary, got ${JSON.stringify(f)}`);
     }
@@ -150,6 +184,9 @@ export function parseBenchOptions(args: string[], cpuCount: number): BenchOption
       serverPid: v["server-pid"] === undefined
         ? undefined
         : positiveInt("server-pid", v["server-pid"], 2 ** 22),
+      httpPort: v["server-http-port"] === undefined
+        ? undefined
+        : positiveInt("server-http-port", v["server-http-port"], 65535),
     };
   }
   const idleRaw = v["idle-connections"] ?? d.idle;
@@ -166,6 +203,7 @@ export function parseBenchOptions(args: string[], cpuCount: number): BenchOption
     quick,
     pipelineDepth: positiveInt("pipeline-depth", v["pipeline-depth"] ?? "4", 64),
     targetClients: positiveInt("target-clients", v["target-clients"] ?? d.target, MAX_CLIENTS),
+    hotClients: positiveInt("hot-clients", v["hot-clients"] ?? d.hot, MAX_CLIENTS),
     idleConnections: idleRaw === "0" ? 0 : positiveInt("idle-connections", idleRaw, 10_000),
     noPgbench: v["no-pgbench"] === true || external !== undefined,
     external,

@@ -1,7 +1,8 @@
 /** The Markdown report: machine, versions, settings, targets, tables, charts. */
 import { type Spread, spread } from "./latency_stats.ts";
 import type { PointRecord, RunResults } from "./results.ts";
-import { checkTargets, pgbenchTps } from "./targets.ts";
+import { pointLabel } from "./plan.ts";
+import { checkTargets, pgbenchTps, targetCores, workloadRate } from "./targets.ts";
 
 const f0 = (x: number) => x.toFixed(0);
 const f1 = (x: number) => x.toFixed(1);
@@ -24,7 +25,7 @@ function table(header: string[], rows: string[][]): string {
 function groups(points: PointRecord[]): PointRecord[][] {
   const map = new Map<string, PointRecord[]>();
   for (const p of points) {
-    const key = `${p.cores}|${p.workload}|${p.framing}|${p.clients}`;
+    const key = `${p.cores}|${pointLabel(p)}`;
     map.set(key, [...(map.get(key) ?? []), p]);
   }
   return [...map.values()];
@@ -63,18 +64,25 @@ export function renderReport(r: RunResults, charts: string[]): string {
         "duration per point",
         `${o.durationMs} ms (pgbench: ${Math.max(1, Math.ceil(o.durationMs / 1000))} s)`,
       ],
-      ["clients", o.clients.join(", ")],
+      [
+        "sweep",
+        `orders, ${o.framings.join(" and ")}, 1 request in flight, ${
+          o.clients.join(", ")
+        } clients, on 1 and on ${o.symbols} symbols`,
+      ],
+      [
+        "target points",
+        `orders, queries and mix at ${o.targetClients} clients on ${o.symbols} symbols: text, ` +
+        `binary 1 in flight, binary ${o.pipelineDepth} in flight; hot book: ${o.hotClients} ` +
+        "clients on 1 symbol (binary, 1 in flight)",
+      ],
       ["repetitions", String(o.repetitions)],
-      ["symbols", String(o.symbols)],
-      ["framings", o.framings.join(", ")],
       [
         "server cores",
         o.cores.map((c) =>
           `${c.label}${c.cpuList === undefined ? "" : ` (taskset -c ${c.cpuList})`}`
         ).join(", "),
       ],
-      ["binary pipeline depth", `${o.pipelineDepth} requests in flight per connection`],
-      ["target checks at", `${o.targetClients} clients`],
       [
         "pgbench",
         r.pgbenchScale === undefined
@@ -97,15 +105,26 @@ export function renderReport(r: RunResults, charts: string[]): string {
     "Workload `mix`: each client trades on its own account (ample cash and shares, so no funds",
     "refusals), 60% orders (half passive around a mid price of 100, half aggressive at 112/88, so",
     "about half cross), 30% queries and 10% cancels of its own recent orders; one request in ten",
-    "holds three operations. `orders` and `queries` are single-kind workloads for the targets.",
-    "Text framing opens a TCP connection per request; binary keeps one per client with",
-    `${o.pipelineDepth} requests in flight. CPU is percent of one core over the point (server process;`,
-    "PostgreSQL postmaster and all backends; the bench client itself). Server and PostgreSQL are",
-    "pinned together (PostgreSQL inherits the server's affinity); the bench client and pgbench are not.",
+    "holds three operations. `orders` and `queries` are single-kind workloads (orders: half",
+    "passive, half crossing). Text framing opens a TCP connection per request; binary keeps one per",
+    "client with `x1` (one) or `x" + String(o.pipelineDepth) +
+      "` requests in flight. CPU % is percent of",
+    "one core over the point (server process; PostgreSQL postmaster and all backends; the bench",
+    "client itself); CPU ms per order divides the CPU of the server and of PostgreSQL over the point",
+    "by the orders completed (mix: including its queries' and cancels' CPU; queries: per query).",
+    "Batch: operations (orders and cancels) per order-engine transaction, from the server's",
+    "`exchange_order_batch_size` histogram scraped before and after each point. Server and",
+    "PostgreSQL are pinned together (PostgreSQL inherits the server's affinity); the bench client",
+    "and pgbench are not.",
     "",
   );
 
-  out.push("## Targets (issue 6)", "");
+  out.push("## Targets (issue 10)", "");
+  out.push(
+    `Checked at cores ${targetCores(r) ?? "-"}, means over repetitions; every ratio is against ` +
+      "pgbench in this same run, on the same PostgreSQL, at the same client count.",
+    "",
+  );
   out.push(
     table(
       ["target", "goal", "measured", "result"],
@@ -119,40 +138,50 @@ export function renderReport(r: RunResults, charts: string[]): string {
 
   out.push("## Exchange throughput and latency", "");
   out.push(
-    "Mean over repetitions, (min-max) when more than one. Ratios use pgbench at the same cores and clients.",
+    "Mean over repetitions, (min-max) when more than one. Ratios use pgbench at the same cores and",
+    "clients (orders and mix against TPC-B, queries against select-only). Rate: orders/s, queries/s",
+    "or (mix) operations/s.",
     "",
   );
   const rows = groups(r.points).map((ps) => {
     const p = ps[0]!;
-    const ops = spread(ps.map((q) => q.opsPerS));
-    const tpcb = pgbenchTps(r, p.cores, "tpcb", p.clients);
-    const select = pgbenchTps(r, p.cores, "select", p.clients);
-    const perKind = p.workload === "queries"
-      ? spread(ps.map((q) => q.queriesPerS))
-      : spread(ps.map((q) => q.ordersPerS));
-    const ratio = p.workload === "queries"
-      ? (select === undefined ? "-" : `${f2(perKind.mean / select)} x -S`)
-      : (tpcb === undefined
-        ? "-"
-        : `${f2((p.workload === "orders" ? perKind.mean : ops.mean) / tpcb)} x TPC-B`);
-    const cpu = (pick: (q: PointRecord) => number | undefined) =>
-      ps.every((q) => pick(q) !== undefined) ? f0(spread(ps.map((q) => pick(q) ?? 0)).mean) : "-";
+    const rate = spread(ps.map(workloadRate));
+    const yardstick = p.workload === "queries"
+      ? pgbenchTps(r, p.cores, "select", p.clients)
+      : pgbenchTps(r, p.cores, "tpcb", p.clients);
+    const ratio = yardstick === undefined
+      ? "-"
+      : `${f2(rate.mean / yardstick)} x ${p.workload === "queries" ? "-S" : "TPC-B"}`;
+    const meanOf = (pick: (q: PointRecord) => number | undefined, digits: (x: number) => string) =>
+      ps.every((q) => pick(q) !== undefined)
+        ? digits(spread(ps.map((q) => pick(q) ?? 0)).mean)
+        : "-";
+    // Queries have no orders: their CPU is per query.
+    const perOp = (cpuSeconds: (q: PointRecord) => number | undefined) => (q: PointRecord) => {
+      const seconds = cpuSeconds(q);
+      const count = q.workload === "queries" ? q.queries : q.orders;
+      return seconds === undefined || count === 0 ? undefined : (1000 * seconds) / count;
+    };
     return [
       p.cores,
       p.workload,
       p.framing,
+      String(p.depth),
       String(p.clients),
-      range(spread(ps.map((q) => q.requestsPerS)), f0),
-      range(ops, f0),
+      String(p.symbols),
+      range(rate, f0),
       ratio,
       range(spread(ps.map((q) => q.latency.p50)), f2),
-      range(spread(ps.map((q) => q.latency.p90)), f2),
       range(spread(ps.map((q) => q.latency.p99)), f2),
       f2(Math.max(...ps.map((q) => q.latency.max))),
       String(ps.reduce((s, q) => s + q.errors, 0)),
       String(ps.reduce((s, q) => s + q.refusals, 0)),
-      `${cpu((q) => q.serverCpuPct)} / ${cpu((q) => q.postgresCpuPct)} / ${
-        cpu((q) => q.clientCpuPct)
+      meanOf((q) => q.batchMean, f1),
+      `${meanOf(perOp((q) => q.serverCpuSeconds), f2)} / ${
+        meanOf(perOp((q) => q.postgresCpuSeconds), f2)
+      }`,
+      `${meanOf((q) => q.serverCpuPct, f0)} / ${meanOf((q) => q.postgresCpuPct, f0)} / ${
+        meanOf((q) => q.clientCpuPct, f0)
       }`,
       ps.every((q) => q.serverRssBytes !== undefined)
         ? mb(Math.max(...ps.map((q) => q.serverRssBytes ?? 0)))
@@ -165,16 +194,18 @@ export function renderReport(r: RunResults, charts: string[]): string {
         "cores",
         "workload",
         "framing",
+        "in flight",
         "clients",
-        "req/s",
-        "ops/s",
+        "symbols",
+        "rate /s",
         "vs pgbench",
         "p50 ms",
-        "p90 ms",
         "p99 ms",
         "max ms",
         "errors",
         "refusals",
+        "batch",
+        "CPU ms/order srv / pg",
         "CPU % srv/pg/client",
         "RSS MB",
       ],
@@ -192,7 +223,16 @@ export function renderReport(r: RunResults, charts: string[]): string {
     }
     out.push(
       table(
-        ["cores", "script", "clients", "tps", "latency avg ms", "failed", "PostgreSQL CPU %"],
+        [
+          "cores",
+          "script",
+          "clients",
+          "tps",
+          "latency avg ms",
+          "failed",
+          "PostgreSQL CPU %",
+          "PostgreSQL CPU ms/tx",
+        ],
         [...map.values()].map((ps) => {
           const p = ps[0]!;
           return [
@@ -204,6 +244,9 @@ export function renderReport(r: RunResults, charts: string[]): string {
             String(ps.reduce((s, q) => s + q.failed, 0)),
             ps.every((q) => q.postgresCpuPct !== undefined)
               ? f0(spread(ps.map((q) => q.postgresCpuPct ?? 0)).mean)
+              : "-",
+            ps.every((q) => q.postgresCpuMsPerTx !== undefined)
+              ? f2(spread(ps.map((q) => q.postgresCpuMsPerTx ?? 0)).mean)
               : "-",
           ];
         }),

@@ -10,7 +10,11 @@ import type { WorkloadKind } from "./workload.ts";
 export interface PointRecord {
   cores: string;
   framing: Framing;
+  /** Requests in flight per client (1 for text). */
+  depth: number;
   clients: number;
+  /** Symbols the orders spread over. */
+  symbols: number;
   workload: WorkloadKind;
   repetition: number;
   elapsedMs: number;
@@ -32,6 +36,16 @@ export interface PointRecord {
   postgresCpuPct: number | undefined;
   clientCpuPct: number;
   serverRssBytes: number | undefined;
+  /** Order-engine batches during the point, from the server's /metrics (undefined: no scrape). */
+  batches: number | undefined;
+  /** Operations (orders and cancels) per batch; undefined without batches or scrape. */
+  batchMean: number | undefined;
+  /** CPU seconds over the point; undefined when the pid is unknown. */
+  serverCpuSeconds: number | undefined;
+  postgresCpuSeconds: number | undefined;
+  /** CPU milliseconds per completed order (all the point's CPU; undefined without orders). */
+  serverCpuMsPerOrder: number | undefined;
+  postgresCpuMsPerOrder: number | undefined;
 }
 
 /** One repetition of one pgbench point. */
@@ -45,6 +59,8 @@ export interface PgbenchRecord {
   latencyAvgMs: number;
   failed: number;
   postgresCpuPct: number | undefined;
+  /** PostgreSQL CPU milliseconds per transaction, to set beside ours per order. */
+  postgresCpuMsPerTx: number | undefined;
 }
 
 /** Everything a run measured. */

@@ -19,6 +19,8 @@ const STOP_TIMEOUT_MS = 30_000;
 export interface ServerProcess {
   pid: number;
   port: number;
+  /** The HTTP side port, whose `/metrics` the bench scrapes for batch sizes (undefined: off). */
+  httpPort: number | undefined;
   dataDir: string;
   /** The server's own start-up line ("exchange server listening on ..."). */
   banner: string;
@@ -48,9 +50,13 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string
   }
 }
 
-/** Starts `main.ts` on `port` with an embedded database in `dataDir`; resolves once it listens. */
+/**
+ * Starts `main.ts` on `port` with an embedded database in `dataDir`; resolves once it listens.
+ * The HTTP side port listens on loopback at `httpPort` when given, else it is off.
+ */
 export async function startServer(options: {
   port: number;
+  httpPort?: number;
   dataDir: string;
   cpuList: string | undefined;
   extraArgs: string[];
@@ -70,8 +76,10 @@ export async function startServer(options: {
     // The idle-connection measurement holds connections open longer than the default timeout.
     "--idle-timeout-ms",
     "600000",
-    "--http-port", // measured without the HTTP side port (and never colliding on its port)
-    "0",
+    // The bench scrapes /metrics (batch sizes) around each point; without a port given, HTTP is
+    // off (and never collides on the default port).
+    "--http-port",
+    String(options.httpPort ?? 0),
     ...options.extraArgs,
   ];
   // taskset execs the program, so the child's pid is the server's pid.
@@ -141,6 +149,7 @@ export async function startServer(options: {
   return {
     pid: child.pid,
     port: options.port,
+    httpPort: options.httpPort,
     dataDir: options.dataDir,
     banner,
     stderrTail: () => [...tail],

@@ -1,14 +1,15 @@
 /**
- * One batch of a book as one PostgreSQL transaction: every order and cancel queued for one
- * symbol, decided in arrival order by src/exchange/book_batch.ts and applied set-based.
+ * One batch as one PostgreSQL transaction: the orders and cancels queued on one or more books,
+ * decided in arrival order by src/exchange/book_batch.ts and applied set-based.
  *
- * Round trips: 2 when the first pages of the book suffice (one more per further page):
- *   1. BEGIN; the book lock (symbol row `FOR UPDATE`) with the transaction time; then, under
- *      that lock, the first page of each side the batch's orders meet, the balances of the
- *      accounts that buy, the positions of the accounts that sell, the orders named by cancels
- *      and their executions. Positions of a symbol and its order rows are written only under its
- *      lock, so what is read here cannot change until COMMIT; balances can (another book's
- *      batch may pay or charge the same account), and are verified in round trip 2.
+ * Round trips: 2 when the first pages of the books suffice (one more per further page):
+ *   1. BEGIN; the book locks (symbol rows `FOR UPDATE`, one statement, ascending) with the
+ *      transaction time; then, under those locks, the first page of each side the batch's orders
+ *      meet (one statement per side for all books), the balances of the accounts that buy, the
+ *      positions of the accounts that sell, the orders named by cancels and their executions.
+ *      Positions of a symbol and its order rows are written only under its lock, so what is read
+ *      here cannot change until COMMIT; balances can (another batch may pay or charge the same
+ *      account), and are verified in round trip 2.
  *   2. `exchange_apply_batch(...)` (migrations/005_apply_batch.sql): the account locks, all at
  *      once in the global order, the balance check, ids for the accepted orders, every write;
  *      COMMIT sent right behind it.
@@ -24,7 +25,6 @@ import {
   decideBatch,
   isNewOrderRef,
   NEW_ORDER_BASE,
-  type StoredSide,
 } from "../exchange/book_batch.ts";
 import {
   type Decimal,
@@ -78,22 +78,21 @@ export interface BatchRunOptions {
 /** Runs the batch as one transaction (with the helper's deadlock retries) and returns answers. */
 export function runBookBatch(
   db: Database,
-  sym: string,
   ops: readonly BatchOp[],
   options: BatchRunOptions,
   onDecided?: (accounts: readonly string[]) => void,
 ): Promise<BatchReport> {
   return inTransaction(db, async (tx) => {
-    const read = await readUnderLock(tx, sym, ops, options.lockAccountsFirst);
+    const read = await readUnderLock(tx, ops, options.lockAccountsFirst);
     let decision = decideBatch(read.input);
     while (decision.kind === "need_page") {
-      await readNextPage(tx, sym, read, decision.side);
+      await readNextPage(tx, read, decision.sym, decision.side);
       decision = decideBatch(read.input);
     }
     const decided = decision;
     const accounts = lockSet(decided);
     onDecided?.(accounts);
-    const applied = applyDecision(tx, sym, decided, accounts);
+    const applied = applyDecision(tx, [...read.input.books.keys()], decided, accounts);
     return { deferred: applied.then((ids) => done({ decided, ids, read })) };
   }).then((outcome) => {
     // A batch never refuses as a whole: refusals are per operation, inside the report.
@@ -107,69 +106,89 @@ export function runBookBatch(
   });
 }
 
+/** One book as read so far: its sides grow page by page. */
+interface ReadBook {
+  exists: boolean;
+  buys: { rows: RestingOrder[]; complete: boolean };
+  sells: { rows: RestingOrder[]; complete: boolean };
+  positions: Map<string, Decimal>;
+  /** Rows asked for by the last page read of each side (0: not read). */
+  pageSize: { buy: number; sell: number };
+}
+
 /** Everything round trip 1 read, and the decision input built from it. */
 interface ReadState {
   input: {
-    sym: string;
-    symbolExists: boolean;
     ops: readonly BatchOp[];
+    books: Map<string, ReadBook>;
     balances: Map<string, Decimal>;
-    positions: Map<string, Decimal>;
-    buys: { rows: RestingOrder[]; complete: boolean };
-    sells: { rows: RestingOrder[]; complete: boolean };
     cancelTargets: Map<bigint, CancelTarget>;
   };
   now: string;
   /** Stored executions of the orders named by cancels, oldest first. */
   storedExecutions: Map<bigint, ExecutionView[]>;
-  pageSize: { buy: number; sell: number };
 }
 
 async function readUnderLock(
   tx: ReservedSql,
-  sym: string,
   ops: readonly BatchOp[],
   lockFirst: readonly string[],
 ): Promise<ReadState> {
   const buyers = new Set<string>();
-  const sellers = new Set<string>();
+  const sellers: Array<[string, string]> = [];
   const cancelIds: string[] = [];
+  /** Per book: orders of the batch that meet its sell side (buys) and its buy side (sells). */
+  const meeting = new Map<string, { sell: number; buy: number }>();
   for (const op of ops) {
+    const count = meeting.get(op.sym) ?? { sell: 0, buy: 0 };
+    meeting.set(op.sym, count);
     if (op.kind === "cancel") {
       cancelIds.push(op.orderId.toString());
     } else if (op.side === "buy") {
       buyers.add(op.accountId);
+      count.sell++;
     } else {
-      sellers.add(op.accountId);
+      sellers.push([op.accountId, op.sym]);
+      count.buy++;
     }
   }
-  const pageSize = {
-    // Buys meet the sell side, sells the buy side.
-    sell: buyers.size === 0 ? 0 : firstPageSize(ops, "buy"),
-    buy: sellers.size === 0 ? 0 : firstPageSize(ops, "sell"),
+  const syms = [...meeting.keys()].sort();
+  const pages = (which: Side) => {
+    const wanted = syms.filter((sym) => meeting.get(sym)![which] > 0);
+    return { syms: wanted, sizes: wanted.map((sym) => firstPageSize(meeting.get(sym)![which])) };
   };
+  const sellPages = pages("sell");
+  const buyPages = pages("buy");
   const empty = Promise.resolve([] as Record<string, unknown>[]);
   const lockIds = [...new Set([...lockFirst, ...buyers])];
   // All sent at once behind BEGIN; PostgreSQL runs them in order, so everything after the first
-  // statement runs under the book lock, each with a fresh snapshot (READ COMMITTED).
+  // statement runs under the book locks, each with a fresh snapshot (READ COMMITTED).
   const [symbolRows, balanceRows, positionRows, sellRows, buyRows, targetRows, executionRows] =
     await Promise.all([
-      tx`SELECT floor(extract(epoch FROM now()))::bigint AS now
-         FROM symbols WHERE sym = ${sym} FOR UPDATE`.execute(),
+      // Level 1 of the global lock order: the books, ascending, in one statement.
+      tx`SELECT sym, floor(extract(epoch FROM now()))::bigint AS now
+         FROM symbols WHERE sym = ANY(${syms}::text[])
+         ORDER BY sym COLLATE "C" FOR UPDATE`.execute(),
       buyers.size === 0 && lockFirst.length === 0
         ? empty
         : lockFirst.length === 0
         ? tx`SELECT id, balance FROM accounts WHERE id = ANY(${[...buyers]}::text[])`.execute()
         : tx`SELECT id, balance FROM accounts WHERE id = ANY(${lockIds}::text[])
              ORDER BY id COLLATE "C" FOR UPDATE`.execute(),
-      sellers.size === 0 ? empty : tx`SELECT account_id, shares FROM positions
-             WHERE sym = ${sym} AND account_id = ANY(${[...sellers]}::text[])`.execute(),
-      pageSize.sell === 0 ? empty : bookPage(tx, sym, "sell", undefined, pageSize.sell).execute(),
-      pageSize.buy === 0 ? empty : bookPage(tx, sym, "buy", undefined, pageSize.buy).execute(),
+      sellers.length === 0 ? empty : tx`SELECT p.account_id, p.sym, p.shares
+             FROM unnest(${sellers.map(([id]) => id)}::text[],
+                         ${sellers.map(([, sym]) => sym)}::text[]) AS s(account_id, sym)
+             JOIN positions AS p ON p.account_id = s.account_id AND p.sym = s.sym`.execute(),
+      sellPages.syms.length === 0
+        ? empty
+        : firstPages(tx, "sell", sellPages.syms, sellPages.sizes).execute(),
+      buyPages.syms.length === 0
+        ? empty
+        : firstPages(tx, "buy", buyPages.syms, buyPages.sizes).execute(),
       cancelIds.length === 0
         ? empty
-        : tx`SELECT id, account_id, amount, limit_price, open_shares FROM orders
-             WHERE id = ANY(${cancelIds}::bigint[]) AND sym = ${sym}`.execute(),
+        : tx`SELECT id, sym, account_id, amount, limit_price, open_shares FROM orders
+             WHERE id = ANY(${cancelIds}::bigint[])`.execute(),
       cancelIds.length === 0
         ? empty
         : tx`SELECT buy_order_id, sell_order_id, shares, price, executed_at FROM executions
@@ -177,19 +196,50 @@ async function readUnderLock(
                 OR sell_order_id = ANY(${cancelIds}::bigint[])
              ORDER BY id`.execute(),
     ]);
+  const books = new Map<string, ReadBook>();
+  for (const sym of syms) {
+    books.set(sym, {
+      exists: false,
+      buys: { rows: [], complete: false },
+      sells: { rows: [], complete: false },
+      positions: new Map(),
+      pageSize: { buy: 0, sell: 0 },
+    });
+  }
+  for (const row of symbolRows) {
+    books.get(row.sym as string)!.exists = true;
+  }
+  for (
+    const [which, pageSet, rows] of [["sell", sellPages, sellRows], [
+      "buy",
+      buyPages,
+      buyRows,
+    ]] as const
+  ) {
+    pageSet.syms.forEach((sym, index) => {
+      const book = books.get(sym)!;
+      const side = which === "buy" ? book.buys : book.sells;
+      book.pageSize[which] = pageSet.sizes[index]!;
+      side.rows = rows.filter((row) => row.sym === sym).map(toRestingOrder);
+      side.complete = side.rows.length < pageSet.sizes[index]!;
+    });
+  }
   const balances = new Map<string, Decimal>();
   for (const row of balanceRows) {
     balances.set(row.id as string, decimalFromDatabase(row.balance as string));
   }
-  const positions = new Map<string, Decimal>();
   for (const row of positionRows) {
-    positions.set(row.account_id as string, decimalFromDatabase(row.shares as string));
+    books.get(row.sym as string)!.positions.set(
+      row.account_id as string,
+      decimalFromDatabase(row.shares as string),
+    );
   }
   const cancelTargets = new Map<bigint, CancelTarget>();
   for (const row of targetRows) {
     const amount = decimalFromDatabase(row.amount as string);
     cancelTargets.set(BigInt(row.id as string), {
       id: BigInt(row.id as string),
+      sym: row.sym as string,
       accountId: row.account_id as string,
       side: amount.units > 0n ? "buy" : "sell",
       limit: decimalFromDatabase(row.limit_price as string),
@@ -212,49 +262,62 @@ async function readUnderLock(
     }
   }
   return {
-    input: {
-      sym,
-      symbolExists: symbolRows.length === 1,
-      ops,
-      balances,
-      positions,
-      sells: side(sellRows, pageSize.sell),
-      buys: side(buyRows, pageSize.buy),
-      cancelTargets,
-    },
-    now: symbolRows.length === 1 ? String(symbolRows[0]!.now) : "0",
+    input: { ops, books, balances, cancelTargets },
+    now: symbolRows.length > 0 ? String(symbolRows[0]!.now) : "0",
     storedExecutions,
-    pageSize,
   };
 }
 
 /** Rows for the orders of the batch that meet a side: a base page plus a few per order. */
-function firstPageSize(ops: readonly BatchOp[], incoming: Side): number {
-  const count = ops.filter((op) => op.kind === "order" && op.side === incoming).length;
+function firstPageSize(orders: number): number {
   return Math.min(
     BOOK_PAGE_ORDERS_MAX,
-    FIRST_BOOK_PAGE_ORDERS + BOOK_PAGE_ORDERS_PER_ORDER * count,
+    FIRST_BOOK_PAGE_ORDERS + BOOK_PAGE_ORDERS_PER_ORDER * orders,
   );
 }
 
-function side(rows: readonly Record<string, unknown>[], requested: number): StoredSide & {
-  rows: RestingOrder[];
-  complete: boolean;
-} {
-  return { rows: rows.map(toRestingOrder), complete: requested > 0 && rows.length < requested };
-}
-
-/** Reads the page after the last row read of `which`, twice as large as the last one. */
-async function readNextPage(tx: ReservedSql, sym: string, read: ReadState, which: Side) {
-  const stored = which === "buy" ? read.input.buys : read.input.sells;
+/** Reads the page after the last row read of one side of `sym`, twice as large as the last one. */
+async function readNextPage(tx: ReservedSql, read: ReadState, sym: string, which: Side) {
+  const book = read.input.books.get(sym)!;
+  const stored = which === "buy" ? book.buys : book.sells;
   const size = Math.min(
     BOOK_PAGE_ORDERS_MAX,
-    Math.max(FIRST_BOOK_PAGE_ORDERS, read.pageSize[which] * 2),
+    Math.max(FIRST_BOOK_PAGE_ORDERS, book.pageSize[which] * 2),
   );
-  read.pageSize[which] = size;
+  book.pageSize[which] = size;
   const rows = await bookPage(tx, sym, which, stored.rows.at(-1), size);
   stored.rows.push(...rows.map(toRestingOrder));
   stored.complete = rows.length < size;
+}
+
+/**
+ * The first page of one side of several books, in one statement: per book, its best `size` rows
+ * in priority order (a LATERAL per book walks that book's partial index). Not `FOR UPDATE`: the
+ * symbol locks exclude every other writer of these books, and a row lock per page row cost a WAL
+ * record and a dirtied page each (WAL per order 1.9-2.6 kB with them, 1.2 kB without, measured on
+ * the one-order path).
+ */
+function firstPages(tx: ReservedSql, which: Side, syms: string[], sizes: number[]) {
+  if (which === "sell") {
+    return tx`
+      SELECT o.sym, o.id, o.account_id, o.open_shares, o.limit_price
+      FROM unnest(${syms}::text[], ${sizes}::int[]) AS b(sym, size)
+      CROSS JOIN LATERAL (
+        SELECT sym, id, account_id, open_shares, limit_price FROM orders
+        WHERE sym = b.sym AND amount < 0 AND open_shares > 0
+        ORDER BY limit_price, id
+        LIMIT b.size
+      ) AS o`;
+  }
+  return tx`
+    SELECT o.sym, o.id, o.account_id, o.open_shares, o.limit_price
+    FROM unnest(${syms}::text[], ${sizes}::int[]) AS b(sym, size)
+    CROSS JOIN LATERAL (
+      SELECT sym, id, account_id, open_shares, limit_price FROM orders
+      WHERE sym = b.sym AND amount > 0 AND open_shares > 0
+      ORDER BY limit_price DESC, id
+      LIMIT b.size
+    ) AS o`;
 }
 
 function toRestingOrder(row: Record<string, unknown>): RestingOrder {
@@ -266,12 +329,7 @@ function toRestingOrder(row: Record<string, unknown>): RestingOrder {
   };
 }
 
-/**
- * A page of one side of the book, in priority order, after `after` (keyset pagination).
- * Not `FOR UPDATE`: the symbol lock excludes every other writer of this book, and a row lock
- * per page row cost a WAL record and a dirtied page each (WAL per order 1.9-2.6 kB with them,
- * 1.2 kB without, measured on the one-order path).
- */
+/** A further page of one side of a book, in priority order, after `after` (keyset pagination). */
 function bookPage(
   tx: ReservedSql,
   sym: string,
@@ -302,13 +360,13 @@ function bookPage(
 
 /** Every account whose balance or position the batch changes, or whose balance it relied on. */
 function lockSet(decision: BatchDecision): string[] {
-  return [
-    ...new Set([
-      ...decision.cash.keys(),
-      ...decision.shares.keys(),
-      ...decision.reliedBalances.keys(),
-    ]),
-  ];
+  const accounts = new Set([...decision.cash.keys(), ...decision.reliedBalances.keys()]);
+  for (const bySym of decision.shares.values()) {
+    for (const account of bySym.keys()) {
+      accounts.add(account);
+    }
+  }
+  return [...accounts];
 }
 
 /** Order refs for SQL: stored ids as they are, the batch's n-th new order as -(n+1). */
@@ -322,24 +380,28 @@ function sqlRef(ref: bigint): string {
  */
 function applyDecision(
   tx: ReservedSql,
-  sym: string,
+  syms: readonly string[],
   decision: BatchDecision,
   accounts: readonly string[],
 ): Promise<bigint[]> {
   const cash = [...decision.cash];
-  const credits = [...decision.shares].filter(([, delta]) => isPositive(delta));
-  const debits = [...decision.shares].filter(([, delta]) => !isPositive(delta));
-  const ids = (pairs: ReadonlyArray<readonly [string, Decimal]>) => pairs.map(([id]) => id);
-  const deltas = (pairs: ReadonlyArray<readonly [string, Decimal]>) =>
-    pairs.map(([, delta]) => formatDecimal(delta));
+  const positions: Array<{ id: string; sym: string; delta: Decimal }> = [];
+  for (const [sym, bySym] of decision.shares) {
+    for (const [id, delta] of bySym) {
+      positions.push({ id, sym, delta });
+    }
+  }
+  const credits = positions.filter((p) => isPositive(p.delta));
+  const debits = positions.filter((p) => !isPositive(p.delta));
   const relied = [...decision.reliedBalances];
   const orders = decision.newOrders;
   const changed = [...decision.storedChanges];
   const executions = decision.executions;
   return tx`
     SELECT exchange_apply_batch(
-      ${sym}::text, ${accounts}::text[],
-      ${ids(relied)}::text[], ${deltas(relied)}::numeric[],
+      ${syms}::text[], ${accounts}::text[],
+      ${relied.map(([id]) => id)}::text[], ${relied.map(([, b]) => formatDecimal(b))}::numeric[],
+      ${orders.map((o) => o.sym)}::text[],
       ${orders.map((o) => o.accountId)}::text[],
       ${
     orders.map((o) => formatDecimal(o.side === "buy" ? o.shares : negate(o.shares)))
@@ -353,9 +415,11 @@ function applyDecision(
       ${executions.map((x) => sqlRef(x.sellRef))}::bigint[],
       ${executions.map((x) => formatDecimal(x.shares))}::numeric[],
       ${executions.map((x) => formatDecimal(x.price))}::numeric[],
-      ${ids(cash)}::text[], ${deltas(cash)}::numeric[],
-      ${ids(credits)}::text[], ${deltas(credits)}::numeric[],
-      ${ids(debits)}::text[], ${deltas(debits)}::numeric[]) AS ids`.execute()
+      ${cash.map(([id]) => id)}::text[], ${cash.map(([, d]) => formatDecimal(d))}::numeric[],
+      ${credits.map((p) => p.id)}::text[], ${credits.map((p) => p.sym)}::text[],
+      ${credits.map((p) => formatDecimal(p.delta))}::numeric[],
+      ${debits.map((p) => p.id)}::text[], ${debits.map((p) => p.sym)}::text[],
+      ${debits.map((p) => formatDecimal(p.delta))}::numeric[]) AS ids`.execute()
     .then((rows) => {
       const drawn = (rows[0]!.ids as string[]).map((id) => BigInt(id));
       assert(drawn.length === orders.length, "exchange_apply_batch drew the wrong number of ids");

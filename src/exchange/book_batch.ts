@@ -1,16 +1,17 @@
 /**
- * The decision of one batch of a book: every order and cancel that reached one symbol's queue,
- * decided in arrival order exactly as if they ran one at a time. Pure: the caller reads the book,
- * the balances and positions under the book lock, and applies the returned writes.
+ * The decision of one batch: the orders and cancels queued on one or more books, decided in
+ * arrival order exactly as if they ran one at a time. Pure: the caller reads the books, the
+ * balances and positions under the book locks, and applies the returned writes.
  *
- * Each operation sees the effects of the ones before it in the batch: a buy refused for funds
- * sees the cash an earlier fill paid its account; an order may fill against an order that an
- * earlier operation of the batch left resting; a cancel sees what earlier fills took.
+ * Each operation sees the effects of the ones before it in the batch, on its own book and on the
+ * accounts it shares with other books: a buy refused for funds sees the cash an earlier fill (on
+ * any book of the batch) paid its account; an order may fill against an order that an earlier
+ * operation of the batch left resting; a cancel sees what earlier fills took.
  *
- * The book is read in pages. If an order would sweep past the last row read while the unread
- * rows could still cross, {@link decideBatch} answers `need_page` for that side; the caller reads
- * the next page and calls it again with the longer input. Deciding again from the start keeps
- * this function pure and simple; it is cheap (in-memory, at most a batch's worth of orders).
+ * Books are read in pages. If an order would sweep past the last row read while the unread rows
+ * could still cross, {@link decideBatch} answers `need_page` for that book and side; the caller
+ * reads the next page and calls it again with the longer input. Deciding again from the start
+ * keeps this function pure and simple; it is cheap (in-memory, at most a batch's worth of orders).
  */
 import { assert } from "./assert.ts";
 import {
@@ -42,15 +43,17 @@ export function isNewOrderRef(ref: bigint): boolean {
 /** A new order, validated: side and shares (positive) and limit. */
 export interface BatchOrder {
   readonly kind: "order";
+  readonly sym: string;
   readonly accountId: string;
   readonly side: Side;
   readonly shares: Decimal;
   readonly limit: Decimal;
 }
 
-/** A cancel of a stored order of `accountId`. */
+/** A cancel of a stored order of `accountId`, on the book of `sym` (the order's symbol). */
 export interface BatchCancel {
   readonly kind: "cancel";
+  readonly sym: string;
   readonly accountId: string;
   readonly orderId: bigint;
 }
@@ -67,25 +70,32 @@ export interface StoredSide {
 /** A stored order that a cancel of the batch names, as read under the book lock. */
 export interface CancelTarget {
   readonly id: bigint;
+  readonly sym: string;
   readonly accountId: string;
   readonly side: Side;
   readonly limit: Decimal;
   readonly open: Decimal;
 }
 
-/** What the database holds, read under the book lock. */
-export interface BatchInput {
-  readonly sym: string;
-  readonly symbolExists: boolean;
-  readonly ops: readonly BatchOp[];
-  /** Balances of the accounts that place buys, as read. */
-  readonly balances: ReadonlyMap<string, Decimal>;
-  /** Positions in this symbol of the accounts that place sells (absent: none). */
-  readonly positions: ReadonlyMap<string, Decimal>;
+/** One book of the batch, as read under its lock. */
+export interface StoredBook {
+  readonly exists: boolean;
   /** Resting buys, highest limit first, then oldest. */
   readonly buys: StoredSide;
   /** Resting sells, lowest limit first, then oldest. */
   readonly sells: StoredSide;
+  /** Positions in this symbol of the accounts that sell on it (absent: none). */
+  readonly positions: ReadonlyMap<string, Decimal>;
+}
+
+/** What the database holds, read under the book locks. */
+export interface BatchInput {
+  /** In arrival order, across books. */
+  readonly ops: readonly BatchOp[];
+  /** Every book an operation names. */
+  readonly books: ReadonlyMap<string, StoredBook>;
+  /** Balances of the accounts that place buys, as read. */
+  readonly balances: ReadonlyMap<string, Decimal>;
   /** The stored orders named by cancels (absent: no such order of that account here). */
   readonly cancelTargets: ReadonlyMap<bigint, CancelTarget>;
 }
@@ -112,6 +122,7 @@ export type OpResult =
 
 /** An order the batch creates, with what is open once the whole batch has run. */
 export interface NewOrderRecord {
+  readonly sym: string;
   readonly accountId: string;
   readonly side: Side;
   readonly shares: Decimal;
@@ -135,8 +146,8 @@ export interface BatchDecision {
   readonly executions: readonly BatchExecution[];
   /** Net cash change per account (zero entries dropped). */
   readonly cash: ReadonlyMap<string, Decimal>;
-  /** Net change of each account's position in this symbol (zero entries dropped). */
-  readonly shares: ReadonlyMap<string, Decimal>;
+  /** Net change of each account's position, per symbol (zero entries dropped). */
+  readonly shares: ReadonlyMap<string, ReadonlyMap<string, Decimal>>;
   /**
    * Balances the decision relied on, as read: the apply step verifies them under the account
    * locks, since another book's batch may have changed a balance after it was read.
@@ -147,6 +158,7 @@ export interface BatchDecision {
 /** The decision needs more of a stored side: read the page after its last row and decide again. */
 export interface NeedPage {
   readonly kind: "need_page";
+  readonly sym: string;
   /** The side of the book (the resting orders' side) to read further. */
   readonly side: Side;
 }
@@ -230,16 +242,28 @@ function credit(map: Map<string, Decimal>, accountId: string, amount: Decimal): 
   }
 }
 
-/** Decides every operation of the batch in order, or asks for another page of the book. */
+/** The batch's working copy of one book. */
+interface WorkingBook {
+  readonly buy: WorkingSide;
+  readonly sell: WorkingSide;
+  readonly stored: StoredBook;
+}
+
+/** Decides every operation of the batch in order, or asks for another page of a book. */
 export function decideBatch(input: BatchInput): BatchDecision | NeedPage {
-  const sides = {
-    buy: new WorkingSide("buy", input.buys),
-    sell: new WorkingSide("sell", input.sells),
-  };
+  const books = new Map<string, WorkingBook>();
   const storedEntries = new Map<bigint, Entry>();
-  for (const side of [sides.buy, sides.sell]) {
-    for (const entry of side.entries) {
-      storedEntries.set(entry.id, entry);
+  for (const [sym, stored] of input.books) {
+    const book = {
+      buy: new WorkingSide("buy", stored.buys),
+      sell: new WorkingSide("sell", stored.sells),
+      stored,
+    };
+    books.set(sym, book);
+    for (const side of [book.buy, book.sell]) {
+      for (const entry of side.entries) {
+        storedEntries.set(entry.id, entry);
+      }
     }
   }
   const results: OpResult[] = [];
@@ -247,7 +271,7 @@ export function decideBatch(input: BatchInput): BatchDecision | NeedPage {
   const storedChanges = new Map<bigint, StoredOrderChange>();
   const executions: BatchExecution[] = [];
   const cash = new Map<string, Decimal>();
-  const shares = new Map<string, Decimal>();
+  const shares = new Map<string, Map<string, Decimal>>();
   const reliedBalances = new Map<string, Decimal>();
 
   const changeOf = (id: bigint, open: Decimal): StoredOrderChange => {
@@ -258,11 +282,21 @@ export function decideBatch(input: BatchInput): BatchDecision | NeedPage {
     }
     return change;
   };
+  const sharesOf = (sym: string): Map<string, Decimal> => {
+    let map = shares.get(sym);
+    if (map === undefined) {
+      map = new Map();
+      shares.set(sym, map);
+    }
+    return map;
+  };
 
   for (const op of input.ops) {
+    const book = books.get(op.sym);
+    assert(book !== undefined, `book ${op.sym} of an operation was not read`);
     if (op.kind === "cancel") {
       const target = input.cancelTargets.get(op.orderId);
-      if (target === undefined || target.accountId !== op.accountId) {
+      if (target === undefined || target.accountId !== op.accountId || target.sym !== op.sym) {
         results.push({ kind: "refused", refusal: { kind: "unknown_order" } });
         continue;
       }
@@ -274,7 +308,7 @@ export function decideBatch(input: BatchInput): BatchDecision | NeedPage {
       }
       if (entry !== undefined) {
         entry.open = ZERO;
-        sides[target.side].remove(entry);
+        book[target.side].remove(entry);
       }
       const change = changeOf(target.id, open);
       change.open = ZERO;
@@ -282,7 +316,7 @@ export function decideBatch(input: BatchInput): BatchDecision | NeedPage {
       if (target.side === "buy") {
         credit(cash, op.accountId, multiply(open, target.limit));
       } else {
-        credit(shares, op.accountId, open);
+        credit(sharesOf(op.sym), op.accountId, open);
       }
       results.push({
         kind: "canceled",
@@ -293,8 +327,8 @@ export function decideBatch(input: BatchInput): BatchDecision | NeedPage {
       continue;
     }
 
-    if (!input.symbolExists) {
-      results.push({ kind: "refused", refusal: { kind: "unknown_symbol", sym: input.sym } });
+    if (!book.stored.exists) {
+      results.push({ kind: "refused", refusal: { kind: "unknown_symbol", sym: op.sym } });
       continue;
     }
     const needed = reservation(op);
@@ -309,13 +343,13 @@ export function decideBatch(input: BatchInput): BatchDecision | NeedPage {
       }
     } else {
       const position = add(
-        input.positions.get(op.accountId) ?? ZERO,
-        shares.get(op.accountId) ?? ZERO,
+        book.stored.positions.get(op.accountId) ?? ZERO,
+        shares.get(op.sym)?.get(op.accountId) ?? ZERO,
       );
       if (compare(needed, position) > 0) {
         results.push({
           kind: "refused",
-          refusal: { kind: "insufficient_shares", sym: input.sym, needed, position },
+          refusal: { kind: "insufficient_shares", sym: op.sym, needed, position },
         });
         continue;
       }
@@ -324,27 +358,24 @@ export function decideBatch(input: BatchInput): BatchDecision | NeedPage {
     // Accepted: match against the other side, as far as the rows read allow.
     const ordinal = newOrders.length;
     const id = NEW_ORDER_BASE + BigInt(ordinal);
-    const other = sides[op.side === "buy" ? "sell" : "buy"];
+    const other = book[op.side === "buy" ? "sell" : "buy"];
     const head = other.knownHead();
     const matched = matchOrder(op.side, op.limit, op.shares, head);
     if (
       isPositive(matched.remaining) && matched.fills.length === head.length &&
       other.unreadMayCross(op.side, op.limit)
     ) {
-      return { kind: "need_page", side: other.side };
+      return { kind: "need_page", sym: op.sym, side: other.side };
     }
-    const settlement = settle({
-      id,
-      accountId: op.accountId,
-      side: op.side,
-      shares: op.shares,
-      limit: op.limit,
-    }, matched.fills);
+    const settlement = settle(
+      { id, accountId: op.accountId, side: op.side, shares: op.shares, limit: op.limit },
+      matched.fills,
+    );
     for (const [account, delta] of settlement.cash) {
       credit(cash, account, delta);
     }
     for (const [account, delta] of settlement.shares) {
-      credit(shares, account, delta);
+      credit(sharesOf(op.sym), account, delta);
     }
     for (const fill of matched.fills) {
       const entry = fill.resting as Entry;
@@ -368,6 +399,7 @@ export function decideBatch(input: BatchInput): BatchDecision | NeedPage {
       });
     }
     const record: NewOrderRecord = {
+      sym: op.sym,
       accountId: op.accountId,
       side: op.side,
       shares: op.shares,
@@ -376,7 +408,7 @@ export function decideBatch(input: BatchInput): BatchDecision | NeedPage {
     };
     newOrders.push(record);
     if (isPositive(record.open)) {
-      sides[op.side].insert({
+      book[op.side].insert({
         id,
         accountId: op.accountId,
         limit: op.limit,
@@ -385,6 +417,11 @@ export function decideBatch(input: BatchInput): BatchDecision | NeedPage {
       });
     }
     results.push({ kind: "opened", ordinal });
+  }
+  for (const [sym, map] of shares) {
+    if (map.size === 0) {
+      shares.delete(sym);
+    }
   }
   return {
     kind: "decided",

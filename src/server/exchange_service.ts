@@ -21,6 +21,7 @@ export { SERVICE_UNAVAILABLE };
 /** How the order engine and the status reader batch (see src/config.ts). */
 export interface ServiceOptions {
   batchOperationsMax: number;
+  batchesInFlightMax: number;
   statusStatementsMax: number;
   queriesPerStatementMax: number;
   observer?: EngineObserver;
@@ -40,6 +41,7 @@ const METRICS_OBSERVER: EngineObserver = {
 /** Defaults for tests and tools that build a service without a full configuration. */
 export const SERVICE_OPTIONS_DEFAULT: ServiceOptions = {
   batchOperationsMax: OPTION.batchOperationsMax.default,
+  batchesInFlightMax: OPTION.batchesInFlightMax.default,
   statusStatementsMax: OPTION.statusStatementsMax.default,
   queriesPerStatementMax: OPTION.queriesPerStatementMax.default,
 };
@@ -60,11 +62,15 @@ export class ExchangeService {
     this.#log = log;
     this.engine = new OrderEngine(db, {
       batchOperationsMax: options.batchOperationsMax,
+      batchesInFlightMax: options.batchesInFlightMax,
       log,
       observer: options.observer ?? METRICS_OBSERVER,
     });
     if (options.observer === undefined) {
-      metrics.watchOrderQueue(() => this.engine.queuedTotal());
+      metrics.watchOrderEngine({
+        queued: () => this.engine.queuedTotal(),
+        running: () => this.engine.runningTotal(),
+      });
     }
     const statuses = new StatusReader(db, {
       statementsInFlightMax: options.statusStatementsMax,

@@ -58,7 +58,7 @@ export class ExchangeMetrics {
   readonly #traded: { sum: Decimal } = { sum: ZERO };
   readonly #staleReruns = { count: 0 };
   /** Order engines of this process, read at scrape time (one in a server, more in tests). */
-  readonly #queueSources = new Set<() => number>();
+  readonly #engines = new Set<{ queued(): number; running(): number }>();
 
   constructor() {
     const registry = new client.Registry();
@@ -136,17 +136,29 @@ export class ExchangeMetrics {
       buckets: BATCH_SIZE_BUCKETS,
       registers,
     });
-    const queueSources = this.#queueSources;
+    const engines = this.#engines;
     new client.Gauge({
       name: "exchange_order_queue_depth",
-      help: "Orders and cancels waiting for their book's next batch",
+      help: "Orders and cancels waiting for a batch",
       registers,
       collect() {
         let depth = 0;
-        for (const source of queueSources) {
-          depth += source();
+        for (const engine of engines) {
+          depth += engine.queued();
         }
         this.set(depth);
+      },
+    });
+    new client.Gauge({
+      name: "exchange_order_batch_operations_running",
+      help: "Orders and cancels in running batches",
+      registers,
+      collect() {
+        let running = 0;
+        for (const engine of engines) {
+          running += engine.running();
+        }
+        this.set(running);
       },
     });
     this.#httpRequests = new client.Counter({
@@ -182,9 +194,9 @@ export class ExchangeMetrics {
     this.#staleReruns.count++;
   }
 
-  /** Reports the queue depth of an order engine in `exchange_order_queue_depth`. */
-  watchOrderQueue(depth: () => number): void {
-    this.#queueSources.add(depth);
+  /** Reports an order engine's queued and running operations as gauges. */
+  watchOrderEngine(engine: { queued(): number; running(): number }): void {
+    this.#engines.add(engine);
   }
 
   /** The order engine applied a batch of `size` orders. */

@@ -1,5 +1,6 @@
 import type { Response } from "../framing/response_encoder_stream.ts";
 import { renderRequestError, renderResults } from "../xml/element.ts";
+import { REQUEST_FAILED } from "../xml/answers.ts";
 import type { ParsedFrame } from "../xml/xml_request_stream.ts";
 import type { ExchangeService } from "./exchange_service.ts";
 import { Logger, withConnection } from "./logger.ts";
@@ -104,7 +105,7 @@ export class RequestHandlerStream extends TransformStream<ParsedFrame, Response>
           });
           controller.enqueue({
             framing: item.framing,
-            xml: renderRequestError("Internal error: the request could not be completed"),
+            xml: renderRequestError(REQUEST_FAILED),
             closeAfter,
           });
         } finally {

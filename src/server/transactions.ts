@@ -121,8 +121,9 @@ export class Transactions {
         return errorAnswer(echoed, limit.message);
       }
       const side: Side = amount.value.units > 0n ? "buy" : "sell";
-      const answer = await this.#engine.submit(sym.value, {
+      const answer = await this.#engine.submit({
         kind: "order",
+        sym: sym.value,
         accountId,
         side,
         shares: abs(amount.value),
@@ -149,8 +150,9 @@ export class Transactions {
     if (sym === undefined) {
       return errorAnswer(echoed, UNKNOWN_ORDER);
     }
-    const answer = await this.#engine.submit(sym, {
+    const answer = await this.#engine.submit({
       kind: "cancel",
+      sym,
       accountId,
       orderId: BigInt(orderId.value),
     });

@@ -20,6 +20,8 @@ export const KEPT_CONFLICTING =
   "Operation kept conflicting with others and was rolled back; try again";
 /** A bug: the operation's transaction was rolled back. */
 export const INTERNAL_ERROR = "Internal error: the operation was rolled back";
+/** A bug outside any operation: the request as a whole could not be answered. */
+export const REQUEST_FAILED = "Internal error: the request could not be completed";
 /** A bug after COMMIT: the operation took effect, but its answer could not be built. */
 export const INTERNAL_ERROR_COMMITTED =
   "Internal error: the operation was committed but its answer could not be built; query it";

@@ -144,14 +144,21 @@ Deno.test("kill -9 of the server under batched load, then of PostgreSQL, loses n
         }
       }
     });
-    // Batches of several orders, on purpose: an outside session holds the book's lock until at
-    // least three orders have queued in the engine behind the batch that waits for it.
+    // Batches of several orders, on purpose: an outside session holds the book's lock until all
+    // eight clients' orders wait for it, in the batch stuck on the lock or queued behind it.
+    // Then four or more of them are in one batch: the stuck one, or the next.
     const holder = openExchangePool(dataDir);
     try {
       await holder.begin(async (tx) => {
         await tx`SELECT sym FROM symbols WHERE sym = 'K' FOR UPDATE`;
-        for (let i = 0; sample(await metricsText(), "exchange_order_queue_depth") < 3; i++) {
-          ok(i < 1_000, "the other clients never queued behind the held book");
+        for (let i = 0;; i++) {
+          const text = await metricsText();
+          const waiting = sample(text, "exchange_order_queue_depth") +
+            sample(text, "exchange_order_batch_operations_running");
+          if (waiting === 8) {
+            break;
+          }
+          ok(i < 1_000, `only ${waiting} of 8 orders ever waited behind the held book`);
           await new Promise((r) => setTimeout(r, 5));
         }
       });
@@ -161,7 +168,7 @@ Deno.test("kill -9 of the server under batched load, then of PostgreSQL, loses n
     while (acknowledged.size < 150) {
       await new Promise((r) => setTimeout(r, 5));
     }
-    // The load was batched: some batch held three orders or more.
+    // The load was batched: some batch held more than two orders (the buckets are 1, 2, 4, 8...).
     const batches = await metricsText();
     ok(
       sample(batches, "exchange_order_batch_size_bucket", { le: "2" }) <

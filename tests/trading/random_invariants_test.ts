@@ -1,7 +1,7 @@
 /**
  * Seeded random sequences of create, order, cancel and query requests, some sent concurrently,
- * then the conservation and book invariants of SPEC.md checked in the database and through
- * queries. Set TRADING_SEED to replay a failing run; the seed is printed on failure.
+ * then the conservation and book invariants of docs/PROTOCOL.md ("Matching and settlement")
+ * checked in the database (by the audit) and through queries. Set TRADING_SEED to replay a failing run; the seed is printed on failure.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { sendText } from "../../src/client/exchange_client.ts";
@@ -151,7 +151,10 @@ async function run(
   });
 }
 
-/** The invariants of SPEC.md (src/db/audit.ts is their one definition), at a quiet moment. */
+/**
+ * The invariants of docs/PROTOCOL.md ("Matching and settlement"), at a quiet moment;
+ * src/db/audit.ts is their one definition.
+ */
 async function checkInvariants(sql: Sql): Promise<void> {
   const report = await auditDatabase(sql);
   deepStrictEqual(report.violations, [], "the audit finds no broken invariant");

@@ -1,4 +1,4 @@
-/** The worked example of SPEC.md ("Matching"), orders 1 to 7 on symbol X, asserted exactly. */
+/** The worked example of docs/PROTOCOL.md, orders 1 to 7 on symbol X, asserted exactly. */
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { startTestServer } from "../support/harness.ts";
 import {
