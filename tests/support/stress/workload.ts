@@ -7,6 +7,9 @@
  * Binary clients keep one connection each and pipeline several requests on it; text clients
  * open a connection per request, as the classic clients do. Everything is bounded: by time, by
  * a total request count, and by what one request may hold.
+ *
+ * Longer than 300 lines on purpose: the request mix, the two kinds of client and the bookkeeping
+ * of what each was told are one workload; the verification of its end state is in verify.ts.
  */
 import { BinaryClient, sendText } from "../../../src/client/exchange_client.ts";
 import { type AnswerElement, parseAnswer } from "../../../src/client/parse_answer.ts";
