@@ -10,10 +10,10 @@
  * safe against a live server: every operation commits atomically, so the invariants hold in any
  * snapshot.
  */
-import { join } from "node:path";
-import { buildConfig, ConfigError, optionsHelp, readOptions } from "../src/config.ts";
+import { buildConfig, ConfigError, readOptions } from "../src/config.ts";
+import { optionsHelp } from "../src/options_text.ts";
 import { AUDIT_CHECKS, type AuditCheck, auditDatabase, type AuditReport } from "../src/db/audit.ts";
-import { locateCluster } from "../src/db/cluster_location.ts";
+import { clusterInitialized, locateCluster } from "../src/db/cluster_location.ts";
 import { openDatabase } from "../src/db/database.ts";
 
 /** What each check guards, for the report. */
@@ -24,7 +24,7 @@ const CHECK_TITLES: Record<AuditCheck, string> = {
   execution_wrong_orders: "executions pair a buy and a sell of one symbol",
   execution_price_outside_limits: "sell limit <= execution price <= buy limit",
   execution_price_not_resting_limit: "execution price = the resting order's limit",
-  order_shares_mismatch: "per order: executed + open + canceled = |amount|",
+  order_shares_mismatch: "per order: executed + open + canceled = |amount|; not open and canceled",
   crossed_book: "no crossed book: best open buy < best open sell",
 };
 
@@ -80,9 +80,7 @@ async function main(): Promise<number> {
   const database = { ...config.database, poolSize: 1 };
   if (database.url === undefined) {
     // Starting the embedded database on an empty directory would create a new, empty cluster.
-    try {
-      await Deno.stat(join(locateCluster(database.dataDir).clusterDir, "PG_VERSION"));
-    } catch {
+    if (!await clusterInitialized(locateCluster(database.dataDir))) {
       console.error(`audit: no embedded database in ${database.dataDir} (is --data-dir right?)`);
       return 2;
     }

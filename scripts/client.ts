@@ -15,7 +15,11 @@ import { parseArgs } from "node:util";
 import { BinaryClient, sendText } from "../src/client/exchange_client.ts";
 import { formatAnswer } from "../src/client/format_answer.ts";
 import { splitDocuments } from "../src/client/split_documents.ts";
-import { HTTP_HOST_DEFAULT, HTTP_PORT_DEFAULT, PORT_DEFAULT } from "../src/config.ts";
+import { OPTION } from "../src/option_specs.ts";
+
+const PORT_DEFAULT = OPTION.port.default;
+const HTTP_HOST_DEFAULT = OPTION.httpHost.default;
+const HTTP_PORT_DEFAULT = OPTION.httpPort.default;
 
 const USAGE = `Usage:
   deno task client [--host H] [--port P] [--binary] [--timeout-ms N] FILE.xml|-

@@ -1,14 +1,6 @@
 /**
- * A tiny deterministic pseudo-random generator (mulberry32), so that load runs and randomized
- * tests can be replayed from their seed. Not for anything that needs unpredictability.
+ * The benchmark's import of the seeded generator; its one definition is
+ * tests/support/seeded_random.ts (the randomized tests and the stress run share it). Kept until
+ * scripts/bench/workload.ts imports it from there.
  */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from "../tests/support/seeded_random.ts";

@@ -16,8 +16,9 @@ import { openDatabase } from "../src/db/database.ts";
 import { buildConfig } from "../src/config.ts";
 import { formatAuditReport } from "./audit.ts";
 import { freePort, startServer } from "./bench/server_process.ts";
-import { verifyStress } from "./stress/verify.ts";
-import { percentile, runStress } from "./stress/workload.ts";
+import { percentile } from "../tests/support/percentile.ts";
+import { verifyStress } from "../tests/support/stress/verify.ts";
+import { runStress } from "../tests/support/stress/workload.ts";
 
 const AUDIT_INTERVAL_MS = 5_000;
 

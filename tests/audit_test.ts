@@ -172,3 +172,19 @@ Deno.test("auditDatabase reports negative values even without the schema's const
     ]);
   });
 });
+
+Deno.test("auditDatabase reports an order both open and canceled, even without the schema's constraints", async () => {
+  await withTradedExchange(async ({ db }) => {
+    // Order 6 (buy 400 @ 125) was canceled whole; pretend 100 of them stayed open, with their
+    // cash reserved, so that only the open-and-canceled rule is broken.
+    const [constraint] = await db.sql`
+      SELECT conname FROM pg_constraint
+      WHERE conrelid = 'orders'::regclass AND pg_get_constraintdef(oid) LIKE '%open_shares = %'`;
+    await db.sql.unsafe(`ALTER TABLE orders DROP CONSTRAINT ${constraint!.conname}`);
+    await db.sql`UPDATE orders SET open_shares = 100, canceled_shares = 300 WHERE id = 6`;
+    await db.sql`UPDATE accounts SET balance = balance - 12500 WHERE id = '1'`;
+    deepStrictEqual(violationsOf(await auditDatabase(db.sql)), [
+      "order_shares_mismatch | order 6 | open 100 and canceled 300 at once: a cancel leaves nothing open",
+    ]);
+  });
+});

@@ -1,12 +1,7 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
-import {
-  buildConfig,
-  ConfigError,
-  DEFAULT_LIMITS,
-  OPTIONS,
-  optionsHelp,
-  readOptions,
-} from "../src/config.ts";
+import { buildConfig, ConfigError, DEFAULT_LIMITS, readOptions } from "../src/config.ts";
+import { OPTION, OPTIONS } from "../src/option_specs.ts";
+import { optionsHelp } from "../src/options_text.ts";
 
 const noEnv = () => undefined;
 
@@ -84,13 +79,33 @@ Deno.test("buildConfig refuses values out of range, and accepts both ends", () =
   strictEqual(buildConfig(new Map([["workers", "65"]]), 128).workers, 65);
 });
 
-Deno.test("optionsHelp lists every option with its argument and environment variable", () => {
-  const lines = optionsHelp().split("\n");
-  strictEqual(lines.length, OPTIONS.length);
-  ok(
-    lines.some((l) => /^ {2}--port N +TCP port \(12345\) \[env EXCHANGE_PORT\]$/.test(l)),
-    lines[1],
-  );
-  ok(lines.some((l) => /^ {2}--reset +start from an empty/.test(l)));
-  ok(lines.some((l) => /^ {2}--database-url VALUE +use this PostgreSQL/.test(l)));
+Deno.test("optionsHelp lists every option with its argument, default, range and variable", () => {
+  const text = optionsHelp();
+  const flags = text.split("\n").filter((l) => l.startsWith("  --"));
+  strictEqual(flags.length, OPTIONS.length);
+  ok(/^ {2}--port N +TCP port \(default 12345; 0–65535\) \[env EXCHANGE_PORT\]$/m.test(text), text);
+  ok(/^ {2}--reset +delete all exchange data/m.test(text));
+  ok(/^ {2}--database-url VALUE +use this PostgreSQL instead of the embedded one\s/m.test(text));
+  // A meaning that does not fit one line continues under itself, never past 100 columns.
+  ok(text.split("\n").every((l) => l.length <= 100));
+  ok(/^ {36}\S/m.test(text));
+});
+
+Deno.test("buildConfig takes every option's default from its spec", () => {
+  const config = buildConfig(new Map(), 2);
+  strictEqual(config.database.poolSize, OPTION.poolSize.default);
+  strictEqual(config.engine.batchOperationsMax, OPTION.batchOperationsMax.default);
+  strictEqual(config.http.port, OPTION.httpPort.default);
+  strictEqual(config.log.format, OPTION.logFormat.default);
+  // Each integer option refuses one past either end of its range.
+  for (const option of OPTIONS) {
+    if (option.kind !== "integer" || option.maxAtLeastCores === true) {
+      continue;
+    }
+    throws(() => buildConfig(new Map([[option.flag, String(option.max + 1)]]), 2), ConfigError);
+    if (option.min > 0) {
+      throws(() => buildConfig(new Map([[option.flag, String(option.min - 1)]]), 2), ConfigError);
+    }
+    buildConfig(new Map([[option.flag, String(option.max)]]), 2);
+  }
 });

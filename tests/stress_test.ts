@@ -32,8 +32,9 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { auditDatabase, type Violation } from "../src/db/audit.ts";
 import { transactionStats } from "../src/db/transaction.ts";
-import { verifyStress } from "../scripts/stress/verify.ts";
-import { percentile, runStress } from "../scripts/stress/workload.ts";
+import { percentile } from "./support/percentile.ts";
+import { verifyStress } from "./support/stress/verify.ts";
+import { runStress } from "./support/stress/workload.ts";
 import { startTestServer } from "./support/harness.ts";
 
 const DURATION_MS = 8_000;

@@ -6,8 +6,14 @@
  * Every call takes an optional `timeoutMs`: connecting and answering must finish within it, or
  * the call fails with a {@link ClientTimeoutError} (and the connection is closed).
  */
-import { BINARY_HEADER_BYTES } from "../framing/frame.ts";
+import { FrameDecoder } from "../framing/frame_decoder.ts";
 import { encodeResponse } from "../framing/response_encoder_stream.ts";
+
+/**
+ * Largest answer accepted, in bytes: far above any answer a server sends (one element per
+ * operation of a request), only a bound on what a broken stream could make the client allocate.
+ */
+const ANSWER_BYTES_MAX = 256 * 1024 * 1024;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -231,28 +237,22 @@ export class BinaryClient {
   }
 
   /**
-   * Reads straight into one receive buffer and decodes answers where they lie. The unread tail
-   * moves to the front only when the buffer's end is reached, and the buffer grows (doubling)
-   * only for an answer larger than it: each byte is copied at most once more, instead of the
-   * whole pending input being copied on every read.
+   * Reads into one receive buffer and hands each chunk to the {@link FrameDecoder} that the
+   * server uses too: it copies each byte once, into an answer allocated at its final size, so
+   * the buffer is reused for the next read.
    */
   async #readLoop(): Promise<void> {
     // 64 kB for the connection's life: pipelined answers can arrive many at once.
-    let buffer = new Uint8Array(64 * 1024);
-    let start = 0;
-    let end = 0;
+    const buffer = new Uint8Array(64 * 1024);
+    const frames = new FrameDecoder({
+      framing: "binary",
+      frameBytesMax: ANSWER_BYTES_MAX,
+      lengthLineDigitsMax: 0,
+    });
     for (;;) {
-      if (end === buffer.length) {
-        const unread = end - start;
-        const target = unread === buffer.length ? new Uint8Array(buffer.length * 2) : buffer;
-        target.set(buffer.subarray(start, end));
-        buffer = target;
-        start = 0;
-        end = unread;
-      }
       let count: number | null;
       try {
-        count = await this.#conn.read(buffer.subarray(end));
+        count = await this.#conn.read(buffer);
       } catch (error) {
         this.#fail(error as Error);
         return;
@@ -261,22 +261,14 @@ export class BinaryClient {
         this.#fail(new Error("Connection closed by the server"));
         return;
       }
-      end += count;
-      const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-      while (end - start >= BINARY_HEADER_BYTES) {
-        const length = view.getUint32(start, false);
-        if (end - start - BINARY_HEADER_BYTES < length) {
-          break;
+      for (const decoded of frames.push(buffer.subarray(0, count))) {
+        if (decoded.kind === "failure") {
+          this.#fail(new Error(decoded.message));
+          this.close();
+          return;
         }
-        const body = start + BINARY_HEADER_BYTES;
-        const xml = decoder.decode(buffer.subarray(body, body + length));
-        start = body + length;
-        this.#waiting.shift()?.resolve(xml);
+        this.#waiting.shift()?.resolve(decoder.decode(decoded.payload));
         this.#armTimer();
-      }
-      if (start === end) {
-        start = 0;
-        end = 0;
       }
     }
   }

@@ -1,7 +1,8 @@
 /**
  * The exchange's invariants, checked in SQL against a database: conservation of shares and cash,
  * nothing negative, executions priced and paired correctly, every order's shares accounted for,
- * and no crossed book at rest.
+ * no order both open and canceled, and no crossed book at rest. This is the one definition of
+ * these invariants: tests and the stress run call {@link auditDatabase} rather than their own SQL.
  *
  * Everything runs as one statement, so it reads one snapshot: the numbers it compares are
  * consistent with each other even while a server keeps trading, because every operation commits
@@ -9,6 +10,7 @@
  * NUMERIC values are compared in SQL and reported as text, so nothing is rounded.
  */
 import type { ReservedSql, Sql } from "./database.ts";
+import { EXECUTED_PER_ORDER_CTES } from "./order_shares.ts";
 
 /** The invariants, in the order the report lists them. */
 export const AUDIT_CHECKS = [
@@ -76,12 +78,7 @@ cash AS (
          (SELECT coalesce(sum(open_shares * limit_price), 0) FROM orders WHERE amount > 0)
            AS reserved
 ),
-fills AS (
-  SELECT buy_order_id AS order_id, shares FROM executions
-  UNION ALL
-  SELECT sell_order_id, shares FROM executions
-),
-executed AS (SELECT order_id, sum(shares) AS shares FROM fills GROUP BY order_id),
+${EXECUTED_PER_ORDER_CTES},
 paired AS (
   SELECT x.id, x.price, x.buy_order_id, x.sell_order_id,
          b.id AS buy_id, b.amount AS buy_amount, b.sym AS buy_sym, b.limit_price AS buy_limit,
@@ -184,6 +181,13 @@ violations AS (
   FROM orders AS o
   LEFT JOIN executed AS e ON e.order_id = o.id
   WHERE coalesce(e.shares, 0) + o.open_shares + o.canceled_shares <> abs(o.amount)
+  UNION ALL
+  SELECT 6, 'order_shares_mismatch', 'order ' || id,
+         format('open %s and canceled %s at once: a cancel leaves nothing open',
+                trim_scale(open_shares), trim_scale(canceled_shares)),
+         id, ''
+  FROM orders
+  WHERE open_shares > 0 AND canceled_shares > 0
 
   UNION ALL
   SELECT 7, 'crossed_book', 'symbol ' || sym,

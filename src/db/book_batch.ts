@@ -21,36 +21,23 @@ import { assert } from "../exchange/assert.ts";
 import {
   type BatchDecision,
   type BatchOp,
-  type CancelTarget,
   decideBatch,
   isNewOrderRef,
   NEW_ORDER_BASE,
 } from "../exchange/book_batch.ts";
-import {
-  type Decimal,
-  decimalFromDatabase,
-  formatDecimal,
-  isPositive,
-  negate,
-} from "../exchange/decimal.ts";
-import type { RestingOrder, Side } from "../exchange/matching.ts";
+import { type Decimal, formatDecimal } from "../exchange/decimal.ts";
 import type { Refusal } from "../exchange/refusal.ts";
+import { type BatchWrites, batchWrites } from "../exchange/batch_writes.ts";
+import {
+  type ExecutionView,
+  readNextPage,
+  type ReadState,
+  readUnderLock,
+} from "./book_batch_read.ts";
 import type { Database, ReservedSql } from "./database.ts";
 import { CommittedAnswerError, done, inTransaction } from "./transaction.ts";
 
-/** Resting orders read per side in round trip 1, before those the batch's orders add. */
-export const FIRST_BOOK_PAGE_ORDERS = 8;
-/** Further rows per side for each order of the batch that meets it (most fill 1-3 orders). */
-export const BOOK_PAGE_ORDERS_PER_ORDER = 2;
-/** Largest page read at once, when an order sweeps deep into the book. */
-export const BOOK_PAGE_ORDERS_MAX = 1024;
-
-/** An execution as a `<executed>` answer shows it. */
-export interface ExecutionView {
-  readonly shares: string;
-  readonly price: string;
-  readonly time: string;
-}
+export type { ExecutionView };
 
 /** The answer of one operation of the batch, after COMMIT. */
 export type BatchOpOutcome =
@@ -94,9 +81,9 @@ export function runBookBatch(
       decision = decideBatch(read.input);
     }
     const decided = decision;
-    const accounts = lockSet(decided);
-    options.onDecided?.(accounts);
-    const applied = applyDecision(tx, [...read.input.books.keys()], decided, accounts);
+    const writes = batchWrites([...read.input.books.keys()], decided);
+    options.onDecided?.(writes.accounts);
+    const applied = applyWrites(tx, writes);
     return { deferred: applied.then((ids) => done({ decided, ids, read })) };
   }).then((outcome) => {
     // A batch never refuses as a whole: refusals are per operation, inside the report.
@@ -110,323 +97,73 @@ export function runBookBatch(
   });
 }
 
-/** One book as read so far: its sides grow page by page. */
-interface ReadBook {
-  exists: boolean;
-  buys: { rows: RestingOrder[]; complete: boolean };
-  sells: { rows: RestingOrder[]; complete: boolean };
-  positions: Map<string, Decimal>;
-  /** Rows asked for by the last page read of each side (0: not read). */
-  pageSize: { buy: number; sell: number };
-}
-
-/** Everything round trip 1 read, and the decision input built from it. */
-interface ReadState {
-  input: {
-    ops: readonly BatchOp[];
-    books: Map<string, ReadBook>;
-    balances: Map<string, Decimal>;
-    cancelTargets: Map<bigint, CancelTarget>;
-  };
-  now: string;
-  /** Stored executions of the orders named by cancels, oldest first. */
-  storedExecutions: Map<bigint, ExecutionView[]>;
-}
-
-async function readUnderLock(
-  tx: ReservedSql,
-  ops: readonly BatchOp[],
-  lockFirst: readonly string[],
-): Promise<ReadState> {
-  const buyers = new Set<string>();
-  const sellers: Array<[string, string]> = [];
-  const cancelIds: string[] = [];
-  /** Per book: orders of the batch that meet its sell side (buys) and its buy side (sells). */
-  const meeting = new Map<string, { sell: number; buy: number }>();
-  for (const op of ops) {
-    const count = meeting.get(op.sym) ?? { sell: 0, buy: 0 };
-    meeting.set(op.sym, count);
-    if (op.kind === "cancel") {
-      cancelIds.push(op.orderId.toString());
-    } else if (op.side === "buy") {
-      buyers.add(op.accountId);
-      count.sell++;
-    } else {
-      sellers.push([op.accountId, op.sym]);
-      count.buy++;
-    }
-  }
-  const syms = [...meeting.keys()].sort();
-  const pages = (which: Side) => {
-    const wanted = syms.filter((sym) => meeting.get(sym)![which] > 0);
-    return { syms: wanted, sizes: wanted.map((sym) => firstPageSize(meeting.get(sym)![which])) };
-  };
-  const sellPages = pages("sell");
-  const buyPages = pages("buy");
-  const empty = Promise.resolve([] as Record<string, unknown>[]);
-  const lockIds = [...new Set([...lockFirst, ...buyers])];
-  // All sent at once behind BEGIN; PostgreSQL runs them in order, so everything after the first
-  // statement runs under the book locks, each with a fresh snapshot (READ COMMITTED).
-  const [symbolRows, balanceRows, positionRows, sellRows, buyRows, targetRows, executionRows] =
-    await Promise.all([
-      // Level 1 of the global lock order: the books, ascending, in one statement.
-      tx`SELECT sym, floor(extract(epoch FROM now()))::bigint AS now
-         FROM symbols WHERE sym = ANY(${syms}::text[])
-         ORDER BY sym COLLATE "C" FOR UPDATE`.execute(),
-      buyers.size === 0 && lockFirst.length === 0
-        ? empty
-        : lockFirst.length === 0
-        ? tx`SELECT id, balance FROM accounts WHERE id = ANY(${[...buyers]}::text[])`.execute()
-        : tx`SELECT id, balance FROM accounts WHERE id = ANY(${lockIds}::text[])
-             ORDER BY id COLLATE "C" FOR UPDATE`.execute(),
-      sellers.length === 0 ? empty : tx`SELECT p.account_id, p.sym, p.shares
-             FROM unnest(${sellers.map(([id]) => id)}::text[],
-                         ${sellers.map(([, sym]) => sym)}::text[]) AS s(account_id, sym)
-             JOIN positions AS p ON p.account_id = s.account_id AND p.sym = s.sym`.execute(),
-      sellPages.syms.length === 0
-        ? empty
-        : firstPages(tx, "sell", sellPages.syms, sellPages.sizes).execute(),
-      buyPages.syms.length === 0
-        ? empty
-        : firstPages(tx, "buy", buyPages.syms, buyPages.sizes).execute(),
-      cancelIds.length === 0
-        ? empty
-        : tx`SELECT id, sym, account_id, amount, limit_price, open_shares FROM orders
-             WHERE id = ANY(${cancelIds}::bigint[])`.execute(),
-      cancelIds.length === 0
-        ? empty
-        : tx`SELECT buy_order_id, sell_order_id, shares, price, executed_at FROM executions
-             WHERE buy_order_id = ANY(${cancelIds}::bigint[])
-                OR sell_order_id = ANY(${cancelIds}::bigint[])
-             ORDER BY id`.execute(),
-    ]);
-  const books = new Map<string, ReadBook>();
-  for (const sym of syms) {
-    books.set(sym, {
-      exists: false,
-      buys: { rows: [], complete: false },
-      sells: { rows: [], complete: false },
-      positions: new Map(),
-      pageSize: { buy: 0, sell: 0 },
-    });
-  }
-  for (const row of symbolRows) {
-    books.get(row.sym as string)!.exists = true;
-  }
-  for (
-    const [which, pageSet, rows] of [["sell", sellPages, sellRows], [
-      "buy",
-      buyPages,
-      buyRows,
-    ]] as const
-  ) {
-    pageSet.syms.forEach((sym, index) => {
-      const book = books.get(sym)!;
-      const side = which === "buy" ? book.buys : book.sells;
-      book.pageSize[which] = pageSet.sizes[index]!;
-      side.rows = rows.filter((row) => row.sym === sym).map(toRestingOrder);
-      side.complete = side.rows.length < pageSet.sizes[index]!;
-    });
-  }
-  const balances = new Map<string, Decimal>();
-  for (const row of balanceRows) {
-    balances.set(row.id as string, decimalFromDatabase(row.balance as string));
-  }
-  for (const row of positionRows) {
-    books.get(row.sym as string)!.positions.set(
-      row.account_id as string,
-      decimalFromDatabase(row.shares as string),
-    );
-  }
-  const cancelTargets = new Map<bigint, CancelTarget>();
-  for (const row of targetRows) {
-    const amount = decimalFromDatabase(row.amount as string);
-    cancelTargets.set(BigInt(row.id as string), {
-      id: BigInt(row.id as string),
-      sym: row.sym as string,
-      accountId: row.account_id as string,
-      side: amount.units > 0n ? "buy" : "sell",
-      limit: decimalFromDatabase(row.limit_price as string),
-      open: decimalFromDatabase(row.open_shares as string),
-    });
-  }
-  const storedExecutions = new Map<bigint, ExecutionView[]>();
-  for (const row of executionRows) {
-    const view = {
-      shares: formatDecimal(decimalFromDatabase(row.shares as string)),
-      price: formatDecimal(decimalFromDatabase(row.price as string)),
-      time: String(row.executed_at),
-    };
-    for (const id of [BigInt(row.buy_order_id as string), BigInt(row.sell_order_id as string)]) {
-      if (cancelTargets.has(id)) {
-        const list = storedExecutions.get(id) ?? [];
-        list.push(view);
-        storedExecutions.set(id, list);
-      }
-    }
-  }
-  return {
-    input: { ops, books, balances, cancelTargets },
-    now: symbolRows.length > 0 ? String(symbolRows[0]!.now) : "0",
-    storedExecutions,
-  };
-}
-
-/** Rows for the orders of the batch that meet a side: a base page plus a few per order. */
-function firstPageSize(orders: number): number {
-  return Math.min(
-    BOOK_PAGE_ORDERS_MAX,
-    FIRST_BOOK_PAGE_ORDERS + BOOK_PAGE_ORDERS_PER_ORDER * orders,
-  );
-}
-
-/** Reads the page after the last row read of one side of `sym`, twice as large as the last one. */
-async function readNextPage(tx: ReservedSql, read: ReadState, sym: string, which: Side) {
-  const book = read.input.books.get(sym)!;
-  const stored = which === "buy" ? book.buys : book.sells;
-  const size = Math.min(
-    BOOK_PAGE_ORDERS_MAX,
-    Math.max(FIRST_BOOK_PAGE_ORDERS, book.pageSize[which] * 2),
-  );
-  book.pageSize[which] = size;
-  const rows = await bookPage(tx, sym, which, stored.rows.at(-1), size);
-  stored.rows.push(...rows.map(toRestingOrder));
-  stored.complete = rows.length < size;
-}
-
-/**
- * The first page of one side of several books, in one statement: per book, its best `size` rows
- * in priority order (a LATERAL per book walks that book's partial index). Not `FOR UPDATE`: the
- * symbol locks exclude every other writer of these books, and a row lock per page row cost a WAL
- * record and a dirtied page each (WAL per order 1.9-2.6 kB with them, 1.2 kB without, measured on
- * the one-order path).
- */
-function firstPages(tx: ReservedSql, which: Side, syms: string[], sizes: number[]) {
-  if (which === "sell") {
-    return tx`
-      SELECT o.sym, o.id, o.account_id, o.open_shares, o.limit_price
-      FROM unnest(${syms}::text[], ${sizes}::int[]) AS b(sym, size)
-      CROSS JOIN LATERAL (
-        SELECT sym, id, account_id, open_shares, limit_price FROM orders
-        WHERE sym = b.sym AND amount < 0 AND open_shares > 0
-        ORDER BY limit_price, id
-        LIMIT b.size
-      ) AS o`;
-  }
-  return tx`
-    SELECT o.sym, o.id, o.account_id, o.open_shares, o.limit_price
-    FROM unnest(${syms}::text[], ${sizes}::int[]) AS b(sym, size)
-    CROSS JOIN LATERAL (
-      SELECT sym, id, account_id, open_shares, limit_price FROM orders
-      WHERE sym = b.sym AND amount > 0 AND open_shares > 0
-      ORDER BY limit_price DESC, id
-      LIMIT b.size
-    ) AS o`;
-}
-
-function toRestingOrder(row: Record<string, unknown>): RestingOrder {
-  return {
-    id: BigInt(row.id as string),
-    accountId: row.account_id as string,
-    open: decimalFromDatabase(row.open_shares as string),
-    limit: decimalFromDatabase(row.limit_price as string),
-  };
-}
-
-/** A further page of one side of a book, in priority order, after `after` (keyset pagination). */
-function bookPage(
-  tx: ReservedSql,
-  sym: string,
-  which: Side,
-  after: RestingOrder | undefined,
-  size: number,
-) {
-  const afterPrice = after === undefined ? null : formatDecimal(after.limit);
-  const afterId = after === undefined ? null : after.id.toString();
-  if (which === "sell") {
-    // Sells: lowest limit first, then oldest.
-    return tx`
-      SELECT id, account_id, open_shares, limit_price FROM orders
-      WHERE sym = ${sym} AND amount < 0 AND open_shares > 0
-        AND (${afterPrice}::numeric IS NULL OR (limit_price, id) > (${afterPrice}::numeric, ${afterId}::bigint))
-      ORDER BY limit_price, id
-      LIMIT ${size}`;
-  }
-  // Buys: highest limit first, then oldest.
-  return tx`
-    SELECT id, account_id, open_shares, limit_price FROM orders
-    WHERE sym = ${sym} AND amount > 0 AND open_shares > 0
-      AND (${afterPrice}::numeric IS NULL OR limit_price < ${afterPrice}::numeric
-           OR (limit_price = ${afterPrice}::numeric AND id > ${afterId}::bigint))
-    ORDER BY limit_price DESC, id
-    LIMIT ${size}`;
-}
-
-/** Every account whose balance or position the batch changes, or whose balance it relied on. */
-function lockSet(decision: BatchDecision): string[] {
-  const accounts = new Set([...decision.cash.keys(), ...decision.reliedBalances.keys()]);
-  for (const bySym of decision.shares.values()) {
-    for (const account of bySym.keys()) {
-      accounts.add(account);
-    }
-  }
-  return [...accounts];
-}
-
 /** Order refs for SQL: stored ids as they are, the batch's n-th new order as -(n+1). */
 function sqlRef(ref: bigint): string {
   return isNewOrderRef(ref) ? (-(ref - NEW_ORDER_BASE + 1n)).toString() : ref.toString();
 }
 
 /**
+ * The parameters of `exchange_apply_batch` (migrations/005_apply_batch.sql): the one place that
+ * knows how the typed writes become SQL arrays (decimals as exact text, new orders' refs as
+ * negative numbers).
+ */
+function applyParameters(writes: BatchWrites) {
+  const text = formatDecimal;
+  const { reliedBalances: relied, newOrders: orders, storedOrders: stored, executions } = writes;
+  const { cash, positionCredits: credits, positionDebits: debits } = writes;
+  return {
+    syms: [...writes.syms],
+    accounts: [...writes.accounts],
+    reliedIds: relied.map((r) => r.accountId),
+    reliedBalances: relied.map((r) => text(r.balance)),
+    orderSyms: orders.map((o) => o.sym),
+    orderAccounts: orders.map((o) => o.accountId),
+    orderAmounts: orders.map((o) => text(o.amount)),
+    orderLimits: orders.map((o) => text(o.limit)),
+    orderOpen: orders.map((o) => text(o.open)),
+    storedIds: stored.map((o) => o.id.toString()),
+    storedOpen: stored.map((o) => text(o.open)),
+    storedCanceled: stored.map((o) => text(o.canceled)),
+    buyRefs: executions.map((x) => sqlRef(x.buyRef)),
+    sellRefs: executions.map((x) => sqlRef(x.sellRef)),
+    executionShares: executions.map((x) => text(x.shares)),
+    executionPrices: executions.map((x) => text(x.price)),
+    cashIds: cash.map((c) => c.accountId),
+    cashDeltas: cash.map((c) => text(c.delta)),
+    creditIds: credits.map((p) => p.accountId),
+    creditSyms: credits.map((p) => p.sym),
+    creditDeltas: credits.map((p) => text(p.delta)),
+    debitIds: debits.map((p) => p.accountId),
+    debitSyms: debits.map((p) => p.sym),
+    debitDeltas: debits.map((p) => text(p.delta)),
+  };
+}
+
+/**
  * Sends `exchange_apply_batch(...)` at once (`.execute()`), so that the helper's COMMIT follows
  * it in the same round trip. Resolves with the ids of the new orders, in arrival order.
  */
-function applyDecision(
-  tx: ReservedSql,
-  syms: readonly string[],
-  decision: BatchDecision,
-  accounts: readonly string[],
-): Promise<bigint[]> {
-  const cash = [...decision.cash];
-  const positions: Array<{ id: string; sym: string; delta: Decimal }> = [];
-  for (const [sym, bySym] of decision.shares) {
-    for (const [id, delta] of bySym) {
-      positions.push({ id, sym, delta });
-    }
-  }
-  const credits = positions.filter((p) => isPositive(p.delta));
-  const debits = positions.filter((p) => !isPositive(p.delta));
-  const relied = [...decision.reliedBalances];
-  const orders = decision.newOrders;
-  const changed = [...decision.storedChanges];
-  const executions = decision.executions;
+function applyWrites(tx: ReservedSql, writes: BatchWrites): Promise<bigint[]> {
+  const p = applyParameters(writes);
   return tx`
     SELECT exchange_apply_batch(
-      ${syms}::text[], ${accounts}::text[],
-      ${relied.map(([id]) => id)}::text[], ${relied.map(([, b]) => formatDecimal(b))}::numeric[],
-      ${orders.map((o) => o.sym)}::text[],
-      ${orders.map((o) => o.accountId)}::text[],
-      ${
-    orders.map((o) => formatDecimal(o.side === "buy" ? o.shares : negate(o.shares)))
-  }::numeric[],
-      ${orders.map((o) => formatDecimal(o.limit))}::numeric[],
-      ${orders.map((o) => formatDecimal(o.open))}::numeric[],
-      ${changed.map(([id]) => id.toString())}::bigint[],
-      ${changed.map(([, c]) => formatDecimal(c.open))}::numeric[],
-      ${changed.map(([, c]) => formatDecimal(c.canceled))}::numeric[],
-      ${executions.map((x) => sqlRef(x.buyRef))}::bigint[],
-      ${executions.map((x) => sqlRef(x.sellRef))}::bigint[],
-      ${executions.map((x) => formatDecimal(x.shares))}::numeric[],
-      ${executions.map((x) => formatDecimal(x.price))}::numeric[],
-      ${cash.map(([id]) => id)}::text[], ${cash.map(([, d]) => formatDecimal(d))}::numeric[],
-      ${credits.map((p) => p.id)}::text[], ${credits.map((p) => p.sym)}::text[],
-      ${credits.map((p) => formatDecimal(p.delta))}::numeric[],
-      ${debits.map((p) => p.id)}::text[], ${debits.map((p) => p.sym)}::text[],
-      ${debits.map((p) => formatDecimal(p.delta))}::numeric[]) AS ids`.execute()
+      ${p.syms}::text[], ${p.accounts}::text[],
+      ${p.reliedIds}::text[], ${p.reliedBalances}::numeric[],
+      ${p.orderSyms}::text[], ${p.orderAccounts}::text[], ${p.orderAmounts}::numeric[],
+      ${p.orderLimits}::numeric[], ${p.orderOpen}::numeric[],
+      ${p.storedIds}::bigint[], ${p.storedOpen}::numeric[], ${p.storedCanceled}::numeric[],
+      ${p.buyRefs}::bigint[], ${p.sellRefs}::bigint[],
+      ${p.executionShares}::numeric[], ${p.executionPrices}::numeric[],
+      ${p.cashIds}::text[], ${p.cashDeltas}::numeric[],
+      ${p.creditIds}::text[], ${p.creditSyms}::text[], ${p.creditDeltas}::numeric[],
+      ${p.debitIds}::text[], ${p.debitSyms}::text[], ${p.debitDeltas}::numeric[]) AS ids`
+    .execute()
     .then((rows) => {
       const drawn = (rows[0]!.ids as string[]).map((id) => BigInt(id));
-      assert(drawn.length === orders.length, "exchange_apply_batch drew the wrong number of ids");
+      assert(
+        drawn.length === writes.newOrders.length,
+        "exchange_apply_batch drew the wrong number of ids",
+      );
       return drawn;
     });
 }

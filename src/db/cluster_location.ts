@@ -48,6 +48,11 @@ export function locateCluster(dataDir: string): ClusterLocation {
   };
 }
 
+/** True once `initdb` has made the cluster at `location` (its `PG_VERSION` file exists). */
+export function clusterInitialized(location: ClusterLocation): Promise<boolean> {
+  return exists(join(location.clusterDir, "PG_VERSION"));
+}
+
 /**
  * Creates the data directory and decides where its cluster lives, so that `user` (the cluster's
  * OS user when this process is root) can reach it: the data directory itself when that user

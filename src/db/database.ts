@@ -7,11 +7,10 @@
 import postgres from "postgres";
 import type { DatabaseConfig } from "../config.ts";
 import { EmbeddedPostgres } from "./embedded_postgres.ts";
+import { clusterTarget, type SocketTarget } from "./embedded_target.ts";
 
 /** The schema holding every table of the exchange; `--reset` drops it whole. */
 export const SCHEMA = "exchange";
-/** The database the embedded cluster uses. */
-export const EMBEDDED_DATABASE = "exchange";
 
 export type Sql = postgres.Sql;
 export type ReservedSql = postgres.ReservedSql;
@@ -74,9 +73,7 @@ export async function reserveConnection(db: Database): Promise<ReservedSql> {
 }
 
 /** Connection target: a URL, or an embedded cluster's socket. */
-export type Target =
-  | { kind: "url"; url: string }
-  | { kind: "socket"; socketDir: string; port: number; user: string; database: string };
+export type Target = { kind: "url"; url: string } | SocketTarget;
 
 /** Opens a pool to `target`, with `search_path` set to the exchange schema. */
 export function openPool(target: Target, config: DatabaseConfig, applicationName: string): Sql {
@@ -162,9 +159,9 @@ export async function openDatabase(
     ...(options.log === undefined ? {} : { log: options.log }),
     ...(options.settings === undefined ? {} : { settings: options.settings }),
   });
-  const connection = embedded.connection;
+  const target = clusterTarget(embedded.location);
   try {
-    await ensureDatabase({ ...connection, database: "postgres" }, EMBEDDED_DATABASE, config);
+    await ensureDatabase(clusterTarget(embedded.location, "postgres"), target.database, config);
   } catch (error) {
     // Leave no PostgreSQL behind that this process started.
     if (!embedded.adoptedRunningServer) {
@@ -172,11 +169,7 @@ export async function openDatabase(
     }
     throw error;
   }
-  const sql = openPool(
-    { kind: "socket", ...connection, database: EMBEDDED_DATABASE },
-    config,
-    options.applicationName,
-  );
+  const sql = openPool(target, config, options.applicationName);
   const where = embedded.location.relocated
     ? `${embedded.location.home} (for ${config.dataDir})`
     : config.dataDir;
@@ -213,7 +206,7 @@ export function makeDatabase(
 
 /** Creates `name` on the cluster unless it exists. */
 export async function ensureDatabase(
-  admin: { socketDir: string; port: number; user: string; database: string },
+  admin: Omit<SocketTarget, "kind">,
   name: string,
   config: DatabaseConfig,
 ): Promise<void> {

@@ -9,26 +9,20 @@
  */
 import { join } from "node:path";
 import {
+  clusterInitialized,
   type ClusterLocation,
   ensureSocketDirectory,
   locateCluster,
   prepareClusterLocation,
   SOCKET_PORT,
 } from "./cluster_location.ts";
+import { clusterTarget, type SocketTarget } from "./embedded_target.ts";
 import { ensureOsUser, type OsUser } from "./os_user.ts";
 import { binariesFor, PACKAGED_BINARIES, type PostgresBinaries } from "./postgres_binaries.ts";
 
 const START_TIMEOUT_S = 60;
 const START_ATTEMPTS_MAX = 5;
 const START_RETRY_DELAY_MS = 1_000;
-
-/** How to reach a running embedded cluster. */
-export interface EmbeddedConnection {
-  /** Directory holding the Unix socket (`psql -h` takes it as the host). */
-  socketDir: string;
-  port: number;
-  user: string;
-}
 
 export interface EmbeddedPostgresOptions {
   /** Directory for everything the cluster writes: the cluster itself, its log. */
@@ -45,7 +39,6 @@ export interface EmbeddedPostgresOptions {
 export class EmbeddedPostgres {
   readonly clusterDir: string;
   readonly logFile: string;
-  readonly connection: EmbeddedConnection;
   /** Where the cluster lives (in the data directory, or moved where its user can reach it). */
   readonly location: ClusterLocation;
   readonly #owner: OsUser | undefined;
@@ -65,11 +58,11 @@ export class EmbeddedPostgres {
     this.logFile = location.logFile;
     this.#owner = owner;
     this.#binaries = binaries;
-    this.connection = {
-      socketDir: location.socketDir,
-      port: SOCKET_PORT,
-      user: "postgres",
-    };
+  }
+
+  /** How to reach `database` (the exchange's unless named) on this cluster. */
+  target(database?: string): SocketTarget {
+    return clusterTarget(this.location, database);
   }
 
   /**
@@ -87,7 +80,7 @@ export class EmbeddedPostgres {
     const location = await prepareClusterLocation(options.dataDir, owner, staging);
     const pg = new EmbeddedPostgres(options, owner, binaries, location);
     await pg.#prepareDirectories();
-    if (!(await exists(join(pg.clusterDir, "PG_VERSION")))) {
+    if (!(await clusterInitialized(location))) {
       await pg.#initialize();
     }
     await pg.#writeSettings();
@@ -180,7 +173,7 @@ export class EmbeddedPostgres {
   async #writeSettings(): Promise<void> {
     const settings: Record<string, string> = {
       listen_addresses: "''",
-      unix_socket_directories: quote(this.connection.socketDir),
+      unix_socket_directories: quote(this.location.socketDir),
       port: String(SOCKET_PORT),
       max_connections: "300",
       // The tables' own thresholds (migrations/004) ask for a vacuum every thousand dead rows;
@@ -295,13 +288,4 @@ export function runningPostmasterPid(dataDir: string): number | undefined {
 
 function quote(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

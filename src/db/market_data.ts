@@ -10,7 +10,8 @@
  */
 import type { DatabaseConfig } from "../config.ts";
 import { formatDatabaseDecimal } from "../exchange/decimal.ts";
-import { type Database, EMBEDDED_DATABASE, openPool, type Sql, type Target } from "./database.ts";
+import { type Database, openPool, type Sql, type Target } from "./database.ts";
+import { clusterTarget } from "./embedded_target.ts";
 
 /** One price level: every open order at that price, summed. Decimals as exact strings. */
 export interface BookLevel {
@@ -171,6 +172,6 @@ export function openMarketDataPool(
 ): Sql {
   const target: Target = config.url !== undefined
     ? { kind: "url", url: config.url }
-    : { kind: "socket", ...db.embedded!.connection, database: EMBEDDED_DATABASE };
+    : clusterTarget(db.embedded!.location);
   return openPool(target, { ...config, poolSize }, applicationName);
 }

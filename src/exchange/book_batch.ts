@@ -12,6 +12,10 @@
  * could still cross, {@link decideBatch} answers `need_page` for that book and side; the caller
  * reads the next page and calls it again with the longer input. Deciding again from the start
  * keeps this function pure and simple; it is cheap (in-memory, at most a batch's worth of orders).
+ *
+ * Longer than 300 lines on purpose: its types and the one decision loop over a shared working
+ * copy (books, balances, positions) are one piece; split, each part would need the other's
+ * internals. What the decision writes is shaped for the database in batch_writes.ts.
  */
 import { assert } from "./assert.ts";
 import {

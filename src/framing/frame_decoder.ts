@@ -11,6 +11,11 @@ export interface FrameDecoderOptions {
   frameBytesMax: number;
   /** Longest length line accepted in text framing, in digits. */
   lengthLineDigitsMax: number;
+  /**
+   * The framing, when known in advance (a client reading the answers on its own connection);
+   * otherwise the first byte chooses it, as the server does.
+   */
+  framing?: Framing;
 }
 
 type State =
@@ -45,6 +50,10 @@ export class FrameDecoder {
 
   constructor(options: FrameDecoderOptions) {
     this.#options = options;
+    if (options.framing !== undefined) {
+      this.#framing = options.framing;
+      this.#state = options.framing === "text" ? "length-line" : "header";
+    }
   }
 
   /** True while part of a frame has arrived but not all of it. */

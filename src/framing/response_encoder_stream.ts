@@ -33,8 +33,16 @@ export function encodeResponse(framing: Framing, xml: string): Uint8Array {
  *
  * @example
  * ```ts
- * const bytes = ReadableStream.from([{ framing: "binary", xml: "<results/>", closeAfter: false }])
- *   .pipeThrough(new ResponseEncoderStream());
+ * import { ResponseEncoderStream } from "./response_encoder_stream.ts";
+ *
+ * const answers = ReadableStream.from([
+ *   { framing: "binary" as const, xml: "<results/>", closeAfter: false },
+ * ]);
+ * const [encoded] = await Array.fromAsync(answers.pipeThrough(new ResponseEncoderStream()));
+ * // A 4-byte big-endian length, then the 10 bytes of the document.
+ * if (encoded?.bytes.length !== 14 || encoded.bytes[3] !== 10) {
+ *   throw new Error("expected a binary frame of 10 bytes");
+ * }
  * ```
  */
 export class ResponseEncoderStream extends TransformStream<Response, EncodedResponse> {

@@ -18,6 +18,7 @@ import { ResponseEncoderStream } from "../framing/response_encoder_stream.ts";
 import { XmlRequestStream } from "../xml/xml_request_stream.ts";
 import type { ExchangeService } from "./exchange_service.ts";
 import type { Logger } from "./logger.ts";
+import { ConnectionState } from "./connection_state.ts";
 import { RequestHandlerStream } from "./request_handler_stream.ts";
 
 /**
@@ -40,44 +41,35 @@ export interface ConnectionOptions {
   id: string;
 }
 
-type ReadState = "streaming" | "draining" | "stopped";
-
+/** One client connection, served until it closes; its deadlines are decided by its state. */
 export class Connection {
   readonly #conn: Deno.Conn;
   readonly #options: ConnectionOptions;
+  readonly #state: ConnectionState;
   readonly #decoder: LengthPrefixDecoderStream;
   readonly #handler: RequestHandlerStream;
   /** The decoder's input; only the read loop writes to it. */
   readonly #input: WritableStreamDefaultWriter<Uint8Array>;
-  #readState: ReadState = "streaming";
   #wakeReader: (() => void) | undefined;
-  #receivedAny = false;
-  #lastActivity = performance.now();
-  #writingSince: number | undefined;
-  /**
-   * The current incomplete frame, known by how many frames were done before it, and the
-   * connection's client-wait total when it started (see {@link #clientWaitedMs}).
-   */
-  #frameMark: { waitBaseMs: number; framesDecoded: number } | undefined;
-  /** When the read loop started waiting for the client's bytes, while it does. */
-  #awaitingClientSince: number | undefined;
-  /** Time the read loop spent waiting for the client, over finished waits. */
-  #clientWaitTotalMs = 0;
-  #shuttingDown = false;
-  #closed = false;
-  #endReason: string | undefined;
 
   constructor(conn: Deno.Conn, options: ConnectionOptions) {
     this.#conn = conn;
     this.#options = options;
-    this.#decoder = new LengthPrefixDecoderStream(options.limits);
+    const state = new ConnectionState(options.limits, performance.now());
+    this.#state = state;
+    this.#decoder = new LengthPrefixDecoderStream(options.limits, {
+      decoded: (midFrame, framesDecoded) => state.decoded(midFrame, framesDecoded),
+      endReason: () => state.endReason,
+    });
     this.#handler = new RequestHandlerStream(options.service, {
       logger: options.logger,
       connectionId: options.id,
+      onRequestStart: () => state.requestStarted(),
+      onRequestEnd: () => state.requestEnded(),
     });
     this.#input = this.#decoder.writable.getWriter();
     // The pipeline was canceled from downstream (the answer loop stopped): stop feeding it.
-    this.#input.closed.catch(() => this.#endInput());
+    this.#input.closed.catch(() => this.#drain());
     if ("setNoDelay" in conn) {
       // Answers are small and latency matters; do not let Nagle's algorithm hold them back.
       (conn as Deno.TcpConn).setNoDelay(true);
@@ -93,10 +85,9 @@ export class Connection {
       .pipeThrough(new ResponseEncoderStream());
     try {
       for await (const answer of answers) {
-        this.#writingSince = performance.now();
+        this.#state.writeStarted(performance.now());
         await writeAll(this.#conn, answer.bytes);
-        this.#writingSince = undefined;
-        this.#lastActivity = performance.now();
+        this.#state.writeEnded(performance.now(), true);
         if (answer.closeAfter) {
           break;
         }
@@ -104,76 +95,35 @@ export class Connection {
     } catch {
       // The client went away mid-answer; its operations have finished in the database anyway.
     } finally {
-      this.#writingSince = undefined;
+      this.#state.writeEnded(performance.now(), false);
       await this.#close(reading);
     }
   }
 
   /** Why the input ended ("connection closed", "idle", ...), once it has. */
   get endReason(): string | undefined {
-    return this.#endReason;
+    return this.#state.endReason;
   }
 
-  /** Called periodically by the server: applies the frame, idle and write timeouts. */
+  /** Called periodically by the server: acts on the deadline the state says has passed. */
   checkTimeouts(now: number): void {
-    if (this.#closed) {
-      return;
-    }
-    const { frameTimeoutMs, idleTimeoutMs } = this.#options.limits;
-    if (this.#writingSince !== undefined) {
-      if (now - this.#writingSince > frameTimeoutMs) {
-        // The client does not read its answers; nothing more can be done for it.
-        this.#forceClose();
-      }
-      return;
-    }
-    if (this.#readState !== "streaming") {
-      return;
-    }
-    const quiet = now - this.#lastActivity;
-    if (this.#decoder.midFrame) {
-      // A deadline for the whole frame, not for silence: a client trickling a byte at a time
-      // cannot hold the connection. A frame completing resets it (the count moves on). It
-      // counts only time spent waiting for the client: while a request runs, backpressure
-      // stops the reader and leaves the next frame half read through no fault of the client.
-      const framesDecoded = this.#decoder.framesDecoded;
-      if (this.#frameMark === undefined || this.#frameMark.framesDecoded !== framesDecoded) {
-        // The frame started before the wait in progress (if any): that wait counts in full.
-        this.#frameMark = { waitBaseMs: this.#clientWaitTotalMs, framesDecoded };
-      }
-      if (this.#clientWaitedMs(now) - this.#frameMark.waitBaseMs > frameTimeoutMs) {
-        this.#finishInput(`timed out after ${frameTimeoutMs} ms without a complete frame`);
-      }
-      return;
-    }
-    this.#frameMark = undefined;
-    if (this.#handler.busy) {
-      return;
-    }
-    if (this.#shuttingDown) {
-      this.#finishInput("server shutting down");
-    } else if (!this.#receivedAny && quiet > frameTimeoutMs) {
-      this.#finishInput("sent nothing");
-    } else if (quiet > idleTimeoutMs) {
-      this.#finishInput("idle");
+    const verdict = this.#state.check(now);
+    if (verdict.action === "force-close") {
+      this.#forceClose();
+    } else if (verdict.action === "end-input") {
+      this.#finishInput(verdict.reason);
     }
   }
 
   /** Stops taking new requests; requests already received are answered, then it closes. */
   shutdown(): void {
-    this.#shuttingDown = true;
+    this.#state.shutdown();
     this.checkTimeouts(performance.now());
   }
 
   /** Closes the socket at once, abandoning any answer not yet written. */
   forceClose(): void {
     this.#forceClose();
-  }
-
-  /** Total time spent waiting for the client's bytes, including a wait in progress. */
-  #clientWaitedMs(now: number): number {
-    const since = this.#awaitingClientSince;
-    return this.#clientWaitTotalMs + (since === undefined ? 0 : Math.max(0, now - since));
   }
 
   #wake(): void {
@@ -184,20 +134,17 @@ export class Connection {
 
   /** Ends the request input: the pipeline finishes what it holds, then the connection closes. */
   #finishInput(reason: string): void {
-    if (this.#readState !== "streaming") {
+    if (!this.#state.endInput(reason)) {
       return;
     }
-    this.#decoder.endReason = reason;
-    this.#endReason = reason;
-    this.#endInput();
+    this.#wake();
     // Rejects only if the pipeline was already canceled, which needs no further handling.
     this.#input.close().catch(() => {});
   }
 
-  #endInput(): void {
-    if (this.#readState === "streaming") {
-      this.#readState = "draining";
-    }
+  /** The pipeline takes no more input: the reader only discards what arrives. */
+  #drain(): void {
+    this.#state.drain();
     this.#wake();
   }
 
@@ -209,11 +156,11 @@ export class Connection {
     const buffer = new Uint8Array(READ_CHUNK_BYTES);
     let discarded = 0;
     for (;;) {
-      if (this.#readState === "streaming") {
+      if (this.#state.phase === "streaming") {
         const room = this.#input.desiredSize;
         if (room === null) {
           // The pipeline errored or was canceled: nothing more will be taken from us.
-          this.#endInput();
+          this.#drain();
           continue;
         }
         if (room <= 0) {
@@ -227,34 +174,29 @@ export class Connection {
           continue;
         }
       }
-      if (this.#readState === "stopped") {
+      if (this.#state.phase === "stopped") {
         return;
       }
       let count: number | null;
-      const since = performance.now();
-      this.#awaitingClientSince = since;
+      this.#state.awaitingClient(performance.now());
       try {
         count = await this.#conn.read(buffer);
       } catch {
         count = null;
-      } finally {
-        this.#awaitingClientSince = undefined;
-        this.#clientWaitTotalMs += performance.now() - since;
       }
+      this.#state.clientAnswered(performance.now(), count ?? 0);
       if (count === null) {
         this.#finishInput("connection closed");
-        this.#readState = "stopped";
+        this.#state.stopReading();
         return;
       }
-      this.#lastActivity = performance.now();
-      if (this.#readState === "streaming") {
-        this.#receivedAny = true;
+      if (this.#state.phase === "streaming") {
         // Settles once the decoder has taken the chunk; failures show in `#input.closed`.
         this.#input.write(buffer.slice(0, count)).catch(() => {});
       } else {
         discarded += count;
         if (discarded > LINGER_BYTES_MAX) {
-          this.#readState = "stopped";
+          this.#state.stopReading();
           return;
         }
       }
@@ -262,7 +204,7 @@ export class Connection {
   }
 
   async #close(reading: Promise<void>): Promise<void> {
-    this.#endInput();
+    this.#drain();
     try {
       // Send FIN after the answer, then let the client's remaining bytes drain briefly.
       await (this.#conn as Deno.TcpConn).closeWrite();
@@ -282,12 +224,11 @@ export class Connection {
   }
 
   #forceClose(): void {
-    if (this.#closed) {
+    if (!this.#state.close()) {
       return;
     }
-    this.#closed = true;
     this.#finishInput("connection closed by the server");
-    this.#readState = "stopped";
+    this.#state.stopReading();
     this.#wake();
     try {
       this.#conn.close();

@@ -13,6 +13,10 @@ export interface RequestHandlerOptions {
   metrics?: ExchangeMetrics;
   /** The connection's id in log lines. */
   connectionId?: string;
+  /** Told when a request begins executing (an unreadable one is answered without running). */
+  onRequestStart?: () => void;
+  /** Told when that request has finished executing, answered or failed. */
+  onRequestEnd?: () => void;
 }
 
 /**
@@ -26,14 +30,26 @@ export interface RequestHandlerOptions {
  *
  * @example
  * ```ts
- * const answers = requests.pipeThrough(new RequestHandlerStream(service));
+ * import { RequestHandlerStream } from "./request_handler_stream.ts";
+ *
+ * // Any service with `execute` will do; the server passes its ExchangeService.
+ * const service = {
+ *   execute: () => Promise.resolve([{ name: "created", attributes: [["id", "1"] as const] }]),
+ * };
+ * const requests = ReadableStream.from([{
+ *   kind: "request" as const,
+ *   framing: "text" as const,
+ *   request: { kind: "create" as const, children: [] },
+ * }]);
+ * const [answer] = await Array.fromAsync(requests.pipeThrough(new RequestHandlerStream(service)));
+ * // Text framing carries one request per connection: the connection closes after it.
+ * if (answer?.xml !== `<results><created id="1"/></results>\n` || !answer.closeAfter) {
+ *   throw new Error(`unexpected answer ${JSON.stringify(answer)}`);
+ * }
  * ```
  */
 export class RequestHandlerStream extends TransformStream<ParsedFrame, Response> {
-  readonly #state: { busy: boolean };
-
-  constructor(service: ExchangeService, options: RequestHandlerOptions = {}) {
-    const state = { busy: false };
+  constructor(service: Pick<ExchangeService, "execute">, options: RequestHandlerOptions = {}) {
     const logger = options.logger ??
       new Logger({ format: "text", slowMs: 1_000, accessLog: false });
     const metrics = options.metrics ?? processMetrics;
@@ -72,7 +88,7 @@ export class RequestHandlerStream extends TransformStream<ParsedFrame, Response>
           report(item.framing, started, `invalid (${item.message})`, undefined);
           return;
         }
-        state.busy = true;
+        options.onRequestStart?.();
         try {
           const results = await withConnection(conn, () => service.execute(item.request));
           const counts = recordOutcomes(
@@ -93,15 +109,9 @@ export class RequestHandlerStream extends TransformStream<ParsedFrame, Response>
             closeAfter,
           });
         } finally {
-          state.busy = false;
+          options.onRequestEnd?.();
         }
       },
     });
-    this.#state = state;
-  }
-
-  /** True while a request is being executed. */
-  get busy(): boolean {
-    return this.#state.busy;
   }
 }

@@ -9,7 +9,6 @@
  * (`@lowlighter/xml`), which was a quarter of the server's CPU per query.
  */
 import { SaxesParser, type SaxesTagPlain } from "saxes";
-import type { Limits } from "../config.ts";
 import type {
   Attributes,
   CreateChild,
@@ -24,10 +23,19 @@ export class RequestSyntaxError extends SyntaxError {
   override name = "RequestSyntaxError";
 }
 
-export type RequestLimits = Pick<
-  Limits,
-  "xmlDepthMax" | "childrenPerRequestMax" | "attributesPerElementMax"
->;
+/**
+ * The structural limits a request is read under. The XML layer states what it needs itself
+ * (the server passes its configured `Limits`, which have these fields), so that it depends on
+ * nothing outside src/xml.
+ */
+export interface RequestLimits {
+  /** Deepest element nesting accepted. */
+  xmlDepthMax: number;
+  /** Most operations (children, or `<account>` children of a `<symbol>`) in one request. */
+  childrenPerRequestMax: number;
+  /** Most attributes on a single element. */
+  attributesPerElementMax: number;
+}
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 

@@ -19,7 +19,15 @@ export type ParsedFrame =
  *
  * @example
  * ```ts
- * const requests = frames.pipeThrough(new XmlRequestStream(limits));
+ * import { XmlRequestStream } from "./xml_request_stream.ts";
+ *
+ * const payload = new TextEncoder().encode(`<create><account id="1" balance="100"/></create>`);
+ * const frames = ReadableStream.from([{ kind: "frame" as const, framing: "text" as const, payload }]);
+ * const limits = { xmlDepthMax: 16, childrenPerRequestMax: 100, attributesPerElementMax: 16 };
+ * const [parsed] = await Array.fromAsync(frames.pipeThrough(new XmlRequestStream(limits)));
+ * if (parsed?.kind !== "request" || parsed.request.kind !== "create") {
+ *   throw new Error("expected a create request");
+ * }
  * ```
  */
 export class XmlRequestStream extends TransformStream<DecodedFrame, ParsedFrame> {

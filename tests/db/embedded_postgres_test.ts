@@ -11,28 +11,28 @@ Deno.test("EmbeddedPostgres in a deep directory puts its socket under /tmp; a se
   const dataDir = `${parent}/${"deep-".repeat(20)}`;
   const pg = await EmbeddedPostgres.start({ dataDir, settings: TEST_CLUSTER_SETTINGS });
   try {
-    ok(pg.connection.socketDir.startsWith("/tmp/exchange-pg-"), pg.connection.socketDir);
+    ok(pg.location.socketDir.startsWith("/tmp/exchange-pg-"), pg.location.socketDir);
     strictEqual(pg.adoptedRunningServer, false);
     const sql = openPool(
-      { kind: "socket", ...pg.connection, database: "postgres" },
+      pg.target("postgres"),
       { ...buildConfig(new Map(), 2).database, poolSize: 1 },
       "embedded-test",
     );
     try {
       const [row] = await sql`SHOW unix_socket_directories`;
-      strictEqual(row!.unix_socket_directories, pg.connection.socketDir);
+      strictEqual(row!.unix_socket_directories, pg.location.socketDir);
     } finally {
       await sql.end();
     }
     // Another process starting on the same directory reuses the running cluster, same socket.
     const again = await EmbeddedPostgres.start({ dataDir, settings: TEST_CLUSTER_SETTINGS });
     strictEqual(again.adoptedRunningServer, true);
-    strictEqual(again.connection.socketDir, pg.connection.socketDir);
+    strictEqual(again.location.socketDir, pg.location.socketDir);
     await pg.stop();
     ok(!(await pg.isRunning()));
   } finally {
     await pg.stop();
     await Deno.remove(parent, { recursive: true });
-    await Deno.remove(pg.connection.socketDir, { recursive: true }).catch(() => {});
+    await Deno.remove(pg.location.socketDir, { recursive: true }).catch(() => {});
   }
 });

@@ -34,7 +34,7 @@ Deno.test("a PostgreSQL refusing connections with 53300 (too many connections) i
   const { pg } = await testCluster();
   const config = testDatabaseConfig();
   const sql = openPool(
-    { kind: "socket", ...pg.connection, user: role, database: name },
+    { ...pg.target(name), user: role },
     config,
     "limited",
   );

@@ -7,8 +7,8 @@ import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { auditDatabase } from "../../src/db/audit.ts";
 import { type Database, makeDatabase, openPool } from "../../src/db/database.ts";
 import { done, inTransaction } from "../../src/db/transaction.ts";
-import { verifyStress } from "../../scripts/stress/verify.ts";
-import { runStress } from "../../scripts/stress/workload.ts";
+import { verifyStress } from "../support/stress/verify.ts";
+import { runStress } from "../support/stress/workload.ts";
 import {
   freshDatabase,
   startTestServer,
@@ -28,7 +28,7 @@ async function databaseDefaulting(isolation: string): Promise<Database> {
   await setup.close();
   const { pg } = await testCluster();
   const config = testDatabaseConfig();
-  const sql = openPool({ kind: "socket", ...pg.connection, database: name }, config, "isolation");
+  const sql = openPool(pg.target(name), config, "isolation");
   return makeDatabase(sql, `test database ${name}`, undefined, config);
 }
 

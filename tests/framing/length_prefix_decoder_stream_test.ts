@@ -144,3 +144,19 @@ Deno.test("FrameDecoder reports midFrame only while a frame is incomplete", () =
   decoder.push(new Uint8Array([0xff, 0xff, 0xff, 0xff]));
   ok(decoder.finished);
 });
+
+Deno.test("FrameDecoder with a known framing never guesses it from the first byte", () => {
+  // 0x31 is the digit "1": a guessing decoder would read text framing here.
+  const guessing = new FrameDecoder(LIMITS);
+  strictEqual(guessing.push(new Uint8Array([0x31, 0x0a, 65]))[0]?.kind, "frame");
+  const forced = new FrameDecoder({ ...LIMITS, framing: "binary" });
+  const [failure] = forced.push(new Uint8Array([0x31, 0, 0, 1]));
+  deepStrictEqual(failure, {
+    kind: "failure",
+    framing: "binary",
+    message: `Cannot decode frame: length ${0x31000001} exceeds limit of 1024 bytes`,
+  });
+  const split = new FrameDecoder({ ...LIMITS, framing: "binary" });
+  deepStrictEqual(split.push(binary("<a/>").subarray(0, 5)), []);
+  deepStrictEqual(split.push(binary("<a/>").subarray(5)).map((f) => f.kind), ["frame"]);
+});

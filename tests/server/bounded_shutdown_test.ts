@@ -34,9 +34,9 @@ Deno.test("after the shutdown grace the server abandons a long request, rolls it
   const { pg } = await testCluster();
   const config = buildConfig(new Map(), 2).database;
   const name = `grace_${Deno.pid}_${Date.now()}`;
-  await ensureDatabase({ ...pg.connection, database: "postgres" }, name, config);
+  await ensureDatabase(pg.target("postgres"), name, config);
   const url =
-    `postgres://postgres@localhost:${pg.connection.port}/${name}?host=${pg.connection.socketDir}`;
+    `postgres://postgres@localhost:${pg.target().port}/${name}?host=${pg.location.socketDir}`;
   const server = await startServerProcess([
     "--database-url",
     url,
@@ -128,7 +128,7 @@ Deno.test("a start that fails on a migration stops the PostgreSQL it started", a
     strictEqual((await first.status).code, 0);
     const pg = await EmbeddedPostgres.start({ dataDir });
     const sql = openPool(
-      { kind: "socket", ...pg.connection, database: "exchange" },
+      pg.target("exchange"),
       { ...buildConfig(new Map(), 2).database, poolSize: 1 },
       "migration-test",
     );

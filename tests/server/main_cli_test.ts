@@ -1,6 +1,6 @@
 /** `main.ts` on its command line: help, and refusal of bad options before anything starts. */
 import { ok, strictEqual } from "node:assert/strict";
-import { OPTIONS } from "../../src/config.ts";
+import { OPTIONS } from "../../src/option_specs.ts";
 import { denoRunFlags } from "../../src/server/deno_run_flags.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;

@@ -3,13 +3,7 @@
  * removed at exit), a fresh migrated database per test, and an in-process server on a free port.
  */
 import { buildConfig, type DatabaseConfig, type Limits } from "../../src/config.ts";
-import {
-  type Database,
-  EMBEDDED_DATABASE,
-  ensureDatabase,
-  makeDatabase,
-  openPool,
-} from "../../src/db/database.ts";
+import { type Database, ensureDatabase, makeDatabase, openPool } from "../../src/db/database.ts";
 import { EmbeddedPostgres } from "../../src/db/embedded_postgres.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import { ExchangeService } from "../../src/server/exchange_service.ts";
@@ -53,9 +47,9 @@ export async function freshDatabase(overrides: Partial<DatabaseConfig> = {}): Pr
   const { pg } = await testCluster();
   const config = testDatabaseConfig(overrides);
   const name = `test_${Deno.pid}_${++databaseCounter}`;
-  await ensureDatabase({ ...pg.connection, database: "postgres" }, name, config);
+  await ensureDatabase(pg.target("postgres"), name, config);
   const sql = openPool(
-    { kind: "socket", ...pg.connection, database: name },
+    pg.target(name),
     config,
     "exchange-test",
   );
@@ -64,8 +58,6 @@ export async function freshDatabase(overrides: Partial<DatabaseConfig> = {}): Pr
   await migrate(db, { reset: false });
   return db;
 }
-
-export { EMBEDDED_DATABASE };
 
 /** A running in-process server on a free port, with its own fresh database. */
 export interface TestServer {

@@ -1,10 +1,11 @@
 /**
  * Seeded random sequences of create, order, cancel and query requests, some sent concurrently,
- * then the conservation and book invariants of docs/PROTOCOL.md ("Matching and settlement") checked in the database and through
- * queries. Set TRADING_SEED to replay a failing run; the seed is printed on failure.
+ * then the conservation and book invariants of docs/PROTOCOL.md ("Matching and settlement")
+ * checked in the database (by the audit) and through queries. Set TRADING_SEED to replay a failing run; the seed is printed on failure.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { sendText } from "../../src/client/exchange_client.ts";
+import { auditDatabase } from "../../src/db/audit.ts";
 import type { Sql } from "../../src/db/database.ts";
 import { startTestServer } from "../support/harness.ts";
 import {
@@ -15,7 +16,7 @@ import {
   normalize,
   show,
 } from "./exchange_fixture.ts";
-import { seededRandom } from "../../scripts/seeded_random.ts";
+import { seededRandom } from "../support/seeded_random.ts";
 
 const SYMBOLS = ["A", "B", "C"];
 const OPERATIONS_SEQUENTIAL = 220;
@@ -150,68 +151,14 @@ async function run(
   });
 }
 
-/** The invariants of docs/PROTOCOL.md ("Matching and settlement"), checked in the database at a quiet moment. */
+/**
+ * The invariants of docs/PROTOCOL.md ("Matching and settlement"), at a quiet moment;
+ * src/db/audit.ts is their one definition.
+ */
 async function checkInvariants(sql: Sql): Promise<void> {
-  const [cash] = await sql`
-    SELECT (SELECT coalesce(sum(deposited), 0) FROM accounts)::text AS deposited,
-           ((SELECT coalesce(sum(balance), 0) FROM accounts)
-            + (SELECT coalesce(sum(open_shares * limit_price), 0) FROM orders WHERE amount > 0))::text AS held`;
-  strictEqual(
-    normalize(cash!.held),
-    normalize(cash!.deposited),
-    "cash deposited = balances + open buy reservations",
-  );
-
-  const shares = await sql`
-    SELECT s.sym, s.minted::text AS minted,
-           ((SELECT coalesce(sum(shares), 0) FROM positions p WHERE p.sym = s.sym)
-            + (SELECT coalesce(sum(open_shares), 0) FROM orders o WHERE o.sym = s.sym AND o.amount < 0))::text AS held
-    FROM symbols s ORDER BY s.sym`;
-  for (const row of shares) {
-    strictEqual(
-      normalize(row.held),
-      normalize(row.minted),
-      `shares of ${row.sym}: minted = positions + open sells`,
-    );
-  }
-
-  const [negative] = await sql`
-    SELECT (SELECT count(*) FROM accounts WHERE balance < 0)::int
-         + (SELECT count(*) FROM positions WHERE shares < 0)::int
-         + (SELECT count(*) FROM orders WHERE open_shares < 0 OR canceled_shares < 0)::int AS n`;
-  strictEqual(negative!.n, 0, "nothing negative");
-
-  const crossed = await sql`
-    SELECT sym,
-           (SELECT max(limit_price) FROM orders b WHERE b.sym = s.sym AND b.amount > 0 AND b.open_shares > 0)::text AS bid,
-           (SELECT min(limit_price) FROM orders a WHERE a.sym = s.sym AND a.amount < 0 AND a.open_shares > 0)::text AS ask
-    FROM symbols s ORDER BY sym`;
-  for (const row of crossed) {
-    ok(
-      row.bid === null || row.ask === null || Number(row.bid) < Number(row.ask),
-      `book of ${row.sym} is crossed: best buy ${row.bid} >= best sell ${row.ask}`,
-    );
-  }
-
-  // Every order adds up: open + canceled + executed = |amount|, and open and canceled exclude each other.
-  const unbalanced = await sql`
-    SELECT o.id::text, o.amount::text, o.open_shares::text, o.canceled_shares::text,
-           coalesce((SELECT sum(shares) FROM executions x
-                     WHERE x.buy_order_id = o.id OR x.sell_order_id = o.id), 0)::text AS executed
-    FROM orders o
-    WHERE o.open_shares + o.canceled_shares
-          + coalesce((SELECT sum(shares) FROM executions x
-                      WHERE x.buy_order_id = o.id OR x.sell_order_id = o.id), 0) <> abs(o.amount)
-       OR (o.open_shares > 0 AND o.canceled_shares > 0)`;
-  deepStrictEqual([...unbalanced], [], "orders whose parts do not add up");
-
-  // Every execution: a buy and a sell of the same symbol that cross, at the older order's limit.
-  const wrong = await sql`
-    SELECT x.id::text FROM executions x
-    JOIN orders b ON b.id = x.buy_order_id JOIN orders s ON s.id = x.sell_order_id
-    WHERE b.amount <= 0 OR s.amount >= 0 OR b.sym <> s.sym OR s.limit_price > b.limit_price
-       OR x.price <> CASE WHEN b.id < s.id THEN b.limit_price ELSE s.limit_price END`;
-  deepStrictEqual([...wrong], [], "executions that break the matching rule");
+  const report = await auditDatabase(sql);
+  deepStrictEqual(report.violations, [], "the audit finds no broken invariant");
+  ok(report.totals.orders > 0, "orders were placed");
 }
 
 /** Every order as its owner's query shows it must agree with the database. */

@@ -7,9 +7,12 @@
  * Binary clients keep one connection each and pipeline several requests on it; text clients
  * open a connection per request, as the classic clients do. Everything is bounded: by time, by
  * a total request count, and by what one request may hold.
+ *
+ * Longer than 300 lines on purpose: the request mix, the two kinds of client and the bookkeeping
+ * of what each was told are one workload; the verification of its end state is in verify.ts.
  */
-import { BinaryClient, sendText } from "../../src/client/exchange_client.ts";
-import { type AnswerElement, parseAnswer } from "../../src/client/parse_answer.ts";
+import { BinaryClient, sendText } from "../../../src/client/exchange_client.ts";
+import { type AnswerElement, parseAnswer } from "../../../src/client/parse_answer.ts";
 import { seededRandom } from "../seeded_random.ts";
 
 export interface StressOptions {
@@ -336,14 +339,4 @@ function centsText(cents: number): string {
   const whole = Math.floor(cents / 100);
   const fraction = String(cents % 100).padStart(2, "0").replace(/0+$/, "");
   return fraction === "" ? String(whole) : `${whole}.${fraction}`;
-}
-
-/** The p-th percentile (0..100) of `values`, in the same unit; 0 for no values. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) {
-    return 0;
-  }
-  const sorted = [...values].sort((a, b) => a - b);
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index]!;
 }

@@ -5,31 +5,23 @@
  * shares (executed + open + canceled = |amount|) and agrees with its database row and with the
  * `<canceled>` answer its cancel got. Run it at a quiet moment (after the load has stopped).
  */
-import { BinaryClient } from "../../src/client/exchange_client.ts";
-import type { Sql } from "../../src/db/database.ts";
+import { BinaryClient } from "../../../src/client/exchange_client.ts";
+import type { Sql } from "../../../src/db/database.ts";
+import { type OrderShares, readOrderShares } from "../../../src/db/order_shares.ts";
 import {
   abs,
   add,
   compare,
   type Decimal,
-  decimalFromDatabase,
   formatDecimal,
   parseDecimal,
   ZERO,
-} from "../../src/exchange/decimal.ts";
-import { type AnswerElement, parseAnswer } from "../../src/client/parse_answer.ts";
+} from "../../../src/exchange/decimal.ts";
+import { type AnswerElement, parseAnswer } from "../../../src/client/parse_answer.ts";
 import type { AcknowledgedOrder, StressResult } from "./workload.ts";
 
 const QUERIES_PER_REQUEST_MAX = 100;
 const PROBLEMS_MAX = 200;
-
-/** An order's state as the database holds it, as exact decimals. */
-interface OrderRow {
-  open: Decimal;
-  canceled: Decimal;
-  executed: Decimal;
-  fills: number;
-}
 
 /** Returns every discrepancy found (empty when the run's end state is right). */
 export async function verifyStress(
@@ -39,7 +31,7 @@ export async function verifyStress(
   const problems: string[] = [];
   const orders = [...result.acknowledged.values()];
   problems.push(...await checkAcknowledgedInDatabase(target.sql, orders));
-  const rows = await readOrderRows(target.sql);
+  const rows = await readOrderShares(target.sql);
   problems.push(
     ...await checkThroughQueries(target.port, target.host ?? "127.0.0.1", result, rows),
   );
@@ -84,38 +76,12 @@ async function checkAcknowledgedInDatabase(
   return problems;
 }
 
-/** Every order's open, canceled and executed shares and its number of fills. */
-async function readOrderRows(sql: Sql): Promise<Map<string, OrderRow>> {
-  const rows = await sql`
-    WITH fills AS (
-      SELECT buy_order_id AS order_id, shares FROM executions
-      UNION ALL
-      SELECT sell_order_id, shares FROM executions
-    ),
-    executed AS (
-      SELECT order_id, sum(shares) AS shares, count(*) AS fills FROM fills GROUP BY order_id
-    )
-    SELECT o.id::text AS id, o.open_shares::text AS open, o.canceled_shares::text AS canceled,
-           coalesce(e.shares, 0)::text AS executed, coalesce(e.fills, 0)::int AS fills
-    FROM orders AS o LEFT JOIN executed AS e ON e.order_id = o.id`;
-  const byId = new Map<string, OrderRow>();
-  for (const row of rows) {
-    byId.set(row.id as string, {
-      open: decimalFromDatabase(row.open as string),
-      canceled: decimalFromDatabase(row.canceled as string),
-      executed: decimalFromDatabase(row.executed as string),
-      fills: row.fills as number,
-    });
-  }
-  return byId;
-}
-
 /** Queries every acknowledged order through the protocol (binary framing, pipelined). */
 async function checkThroughQueries(
   port: number,
   host: string,
   result: StressResult,
-  rows: Map<string, OrderRow>,
+  rows: Map<string, OrderShares>,
 ): Promise<string[]> {
   const problems: string[] = [];
   const byAccount = new Map<string, AcknowledgedOrder[]>();
@@ -169,7 +135,7 @@ async function checkThroughQueries(
 function checkStatus(
   order: AcknowledgedOrder,
   status: AnswerElement,
-  row: OrderRow | undefined,
+  row: OrderShares | undefined,
   canceledAnswer: string | undefined,
 ): string[] {
   const where = `order ${order.id} (${order.amount} ${order.sym} @ ${order.limit})`;

@@ -1,0 +1,197 @@
+/**
+ * `<transactions>`: orders and cancels go to their book's queue in the order engine (one
+ * transaction per batch of a book); queries go to the status reader (one statement for the
+ * queries arriving together). Every child is validated before anything reaches the database.
+ */
+import { AssertionError } from "../exchange/assert.ts";
+import { abs } from "../exchange/decimal.ts";
+import type { Side } from "../exchange/matching.ts";
+import {
+  checkAccountId,
+  checkLimitPrice,
+  checkOrderAmount,
+  checkOrderId,
+  checkSymbol,
+} from "../exchange/validation.ts";
+import { accountExists } from "../db/accounts.ts";
+import type { Database } from "../db/database.ts";
+import { orderSymbol } from "../db/orders.ts";
+import {
+  ACCOUNT_MISSING,
+  EMPTY_TRANSACTIONS,
+  errorAnswer,
+  openedAnswer,
+  type Pairs,
+  refusalMessage,
+  statusAnswer,
+  UNKNOWN_ORDER,
+  unknownElementAnswer,
+} from "../xml/answers.ts";
+import type { XmlElement } from "../xml/element.ts";
+import type { Attributes, TransactionChild, UnknownElement } from "../xml/request.ts";
+import { echo, failureMessage, guard, type RequestState } from "./operation_guard.ts";
+import type { EngineAnswer, OrderEngine } from "./order_engine.ts";
+import type { StatusReader } from "./status_reader.ts";
+
+/** Runs the children of `<transactions>` requests. */
+export class Transactions {
+  readonly #db: Database;
+  readonly #engine: OrderEngine;
+  readonly #statuses: StatusReader;
+  readonly #log: (line: string) => void;
+
+  constructor(
+    db: Database,
+    engine: OrderEngine,
+    statuses: StatusReader,
+    log: (line: string) => void,
+  ) {
+    this.#db = db;
+    this.#engine = engine;
+    this.#statuses = statuses;
+    this.#log = log;
+  }
+
+  /** The answers of one `<transactions>` request, one per child, in document order. */
+  async run(
+    attributes: Attributes,
+    children: ReadonlyArray<TransactionChild | UnknownElement>,
+    state: RequestState,
+  ): Promise<XmlElement[]> {
+    if (children.length === 0) {
+      return [errorAnswer(echo(attributes, ["id"]), EMPTY_TRANSACTIONS)];
+    }
+    // One shared account check serves every kind of child: the rule is the same for all.
+    const accountProblem = await this.#checkAccount(attributes.get("id"), state);
+    const results: XmlElement[] = [];
+    for (const child of children) {
+      const echoed = echoFor(child);
+      if (child.kind === "unknown") {
+        results.push(
+          unknownElementAnswer(
+            echoed,
+            child.name,
+            "<transactions> holds <order>, <query> and <cancel>",
+          ),
+        );
+      } else if (accountProblem !== undefined) {
+        results.push(errorAnswer(echoed, accountProblem));
+      } else {
+        const accountId = attributes.get("id")!;
+        results.push(
+          await guard(state, echoed, () => this.#transaction(accountId, child), this.#log),
+        );
+      }
+    }
+    return results;
+  }
+
+  /**
+   * Undefined if the account exists, else the message every child is answered with. Never
+   * throws: an unexpected failure is answered per child too, like any other failure.
+   */
+  async #checkAccount(
+    raw: string | undefined,
+    state: RequestState,
+  ): Promise<string | undefined> {
+    const id = checkAccountId(raw);
+    if (!id.ok) {
+      return id.message;
+    }
+    try {
+      return (await accountExists(this.#db, id.value)) ? undefined : ACCOUNT_MISSING;
+    } catch (error) {
+      return failureMessage(error, state, this.#log);
+    }
+  }
+
+  async #transaction(accountId: string, child: TransactionChild): Promise<XmlElement> {
+    const echoed = echoFor(child);
+    if (child.kind === "order") {
+      const sym = checkSymbol(child.attributes.get("sym"));
+      const amount = checkOrderAmount(child.attributes.get("amount"));
+      const limit = checkLimitPrice(child.attributes.get("limit"));
+      if (!sym.ok) {
+        return errorAnswer(echoed, sym.message);
+      }
+      if (!amount.ok) {
+        return errorAnswer(echoed, amount.message);
+      }
+      if (!limit.ok) {
+        return errorAnswer(echoed, limit.message);
+      }
+      const side: Side = amount.value.units > 0n ? "buy" : "sell";
+      const answer = await this.#engine.submit({
+        kind: "order",
+        sym: sym.value,
+        accountId,
+        side,
+        shares: abs(amount.value),
+        limit: limit.value,
+      });
+      return this.#engineAnswer(
+        answer,
+        echoed,
+        (opened) => openedAnswer(sym.value, amount.value, limit.value, opened),
+      );
+    }
+    const orderId = checkOrderId(child.attributes.get("id"));
+    if (!orderId.ok) {
+      return errorAnswer(echoed, orderId.message);
+    }
+    if (child.kind === "query") {
+      const status = await this.#statuses.read({ orderId: orderId.value, accountId });
+      return status === undefined
+        ? errorAnswer(echoed, UNKNOWN_ORDER)
+        : statusAnswer("status", echoed, status);
+    }
+    // A cancel joins the queue of its order's book; the order is read again under its lock.
+    const sym = await orderSymbol(this.#db.sql, accountId, orderId.value);
+    if (sym === undefined) {
+      return errorAnswer(echoed, UNKNOWN_ORDER);
+    }
+    const answer = await this.#engine.submit({
+      kind: "cancel",
+      sym,
+      accountId,
+      orderId: BigInt(orderId.value),
+    });
+    return this.#engineAnswer(answer, echoed, () => {
+      throw new AssertionError("a cancel was answered as an opened order");
+    });
+  }
+
+  /** The answer element of an order or cancel that went through the engine. */
+  #engineAnswer(
+    answer: EngineAnswer,
+    echoed: Pairs,
+    opened: (id: bigint) => XmlElement,
+  ): XmlElement {
+    switch (answer.kind) {
+      case "failed":
+        throw answer.error;
+      case "refused":
+        return errorAnswer(echoed, refusalMessage(answer.refusal));
+      case "opened":
+        return opened(answer.id);
+      case "canceled":
+        return statusAnswer("canceled", echoed, {
+          open: undefined,
+          canceled: { shares: answer.shares, time: answer.time },
+          executions: answer.executions,
+        });
+    }
+  }
+}
+
+function echoFor(child: TransactionChild | UnknownElement): Array<[string, string]> {
+  switch (child.kind) {
+    case "order":
+      return echo(child.attributes, ["sym", "amount", "limit"]);
+    case "query":
+    case "cancel":
+      return echo(child.attributes, ["id"]);
+    case "unknown":
+      return [...child.attributes];
+  }
+}
