@@ -9,6 +9,7 @@
  */
 import postgres from "postgres";
 import { BinaryClient } from "../src/client/exchange_client.ts";
+import { embeddedTarget } from "../src/db/embedded_target.ts";
 import { type BatchCounters, batchDelta, scrapeBatchCounters } from "./bench/batch_metrics.ts";
 import { writeCharts } from "./bench/charts.ts";
 import { measureIdleConnections } from "./bench/idle_connections.ts";
@@ -260,7 +261,7 @@ export async function runBench(options: BenchOptions): Promise<RunResults> {
     finishedAt: "",
     totalSeconds: 0,
     options,
-    machine: await machineInfo({ pgbench, pgSocketDir: undefined }),
+    machine: await machineInfo({ pgbench, pg: undefined }),
     serverBanner: "",
     pgbenchScale: undefined,
     pgbenchInitSeconds: undefined,
@@ -328,13 +329,16 @@ export async function runBench(options: BenchOptions): Promise<RunResults> {
           cpuList: cores.cpuList,
           extraArgs: options.serverArgs,
         });
-        const socketDir = postgresSocketDir(dataDir);
-        const admin = socketDir === undefined ? undefined : postgres({
-          host: socketDir,
-          path: `${socketDir}/.s.PGSQL.5432`,
-          port: 5432,
-          username: "postgres",
-          database: "exchange",
+        // The running cluster's socket, as the server itself reaches it (relocated or not).
+        const target = postgresSocketDir(dataDir) === undefined
+          ? undefined
+          : embeddedTarget(dataDir);
+        const admin = target === undefined ? undefined : postgres({
+          host: target.socketDir,
+          path: `${target.socketDir}/.s.PGSQL.${target.port}`,
+          port: target.port,
+          username: target.user,
+          database: target.database,
           max: 1,
           onnotice: () => {},
         });
@@ -348,9 +352,7 @@ export async function runBench(options: BenchOptions): Promise<RunResults> {
             httpPort: current.httpPort,
             serverPid: current.pid,
             postmaster,
-            pg: pgbench === undefined || socketDir === undefined
-              ? undefined
-              : { socketDir, port: 5432, user: "postgres", database: "exchange" },
+            pg: pgbench === undefined || target === undefined ? undefined : target,
             // Every point starts from a checkpointed PostgreSQL, so that no point pays for the
             // dirty pages (and the full-page writes after the next checkpoint) left by the one
             // before; pgbench at scale 64 leaves the most.
@@ -362,7 +364,7 @@ export async function runBench(options: BenchOptions): Promise<RunResults> {
             results.notes.push("PostgreSQL's pid was not found: no PostgreSQL CPU figures.");
           }
           if (results.machine.postgres === "unknown") {
-            results.machine = await machineInfo({ pgbench, pgSocketDir: socketDir });
+            results.machine = await machineInfo({ pgbench, pg: target });
           }
           await setup(ctx);
           if (ctx.pg !== undefined && results.pgbenchScale === undefined) {

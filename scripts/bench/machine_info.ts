@@ -1,4 +1,5 @@
 /** The machine and software versions the report states. */
+import type { SocketTarget } from "../../src/db/embedded_target.ts";
 
 /** What the run ran on. */
 export interface MachineInfo {
@@ -31,21 +32,22 @@ async function commandLine(program: string, args: string[]): Promise<string | un
 /** Reads /proc and asks the tools for their versions; `psql` (if present) asks the server. */
 export async function machineInfo(options: {
   pgbench: string | undefined;
-  pgSocketDir: string | undefined;
+  /** The exchange's PostgreSQL, asked for its version with `psql`. */
+  pg: SocketTarget | undefined;
 }): Promise<MachineInfo> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
   const meminfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
   let postgres = "unknown";
-  if (options.pgSocketDir !== undefined) {
+  if (options.pg !== undefined) {
     postgres = await commandLine("psql", [
       "-h",
-      options.pgSocketDir,
+      options.pg.socketDir,
       "-p",
-      "5432",
+      String(options.pg.port),
       "-U",
-      "postgres",
+      options.pg.user,
       "-d",
-      "exchange",
+      options.pg.database,
       "-Atc",
       "select version()",
     ]) ?? "unknown (psql not available)";
