@@ -97,7 +97,7 @@ export function openPool(target: Target, config: DatabaseConfig, applicationName
       idle_in_transaction_session_timeout: config.idleInTransactionTimeoutMs,
       // Every statement of the exchange is a keyed lookup or write whose best plan does not
       // depend on the values, so plan once per connection. With the default ("auto") PostgreSQL
-      // kept re-planning the statements inside exchange_apply_order on every call: planning was
+      // kept re-planning the statements inside the apply function on every call: planning was
       // about 8% of PostgreSQL's CPU per order (perf); forcing generic plans cut PostgreSQL CPU
       // per order by about 10% (three interleaved A/B runs, 16 binary clients).
       plan_cache_mode: "force_generic_plan",

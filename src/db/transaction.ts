@@ -15,16 +15,20 @@
  * otherwise sends a query on the next tick, which would put it behind the COMMIT.
  *
  * Global lock order, which every unit of work follows so that no two can deadlock:
- *   1. the symbol row (`symbols ... FOR UPDATE`): the lock on that symbol's order book;
- *   2. order rows of that symbol. Every write to an order row happens under its symbol's lock
- *      (placing, filling, canceling), so the book can be read without row locks; the rows a
- *      unit writes are row-locked by its UPDATE (or by `FOR UPDATE` for a cancel);
+ *   1. symbol rows (`symbols ... FOR UPDATE`): the locks on those symbols' order books, all in
+ *      one statement, ascending by symbol in the "C" collation (a batch may span several books);
+ *   2. order rows of those symbols. Every write to an order row happens under its symbol's lock
+ *      (placing, filling, canceling), so books are read without row locks; the rows a unit
+ *      writes are row-locked by its UPDATE;
  *   3. account rows (`accounts ... FOR UPDATE`), all in one statement, ascending by id
  *      in the "C" collation;
- *   4. position rows (`positions`), ascending by account id.
- * A unit may skip levels but never goes back to a lower-numbered one. For orders, levels 3
- * and 4 are taken inside `exchange_apply_order` (migrations/003_apply_order.sql), which states
- * the same order where it locks.
+ *   4. position rows (`positions`), written only under their symbol's lock.
+ * A unit may skip levels but never goes back to a lower-numbered one. For a book batch, level 1
+ * is round trip 1 of src/db/book_batch.ts, and levels 3 and 4 are taken inside
+ * `exchange_apply_batch` (migrations/005_apply_batch.sql), which states the same order where it
+ * locks. (A batch run again after a balance changed takes its level-3 locks in round trip 1,
+ * right after level 1; accounts found only by its second decision are then locked after the
+ * first ones, which can deadlock: PostgreSQL detects it and the helper runs the batch again.)
  */
 import { AssertionError } from "../exchange/assert.ts";
 import { type Database, reserveConnection, type ReservedSql } from "./database.ts";
