@@ -1,4 +1,5 @@
 /** Latency samples and summary statistics (percentiles, spread across repetitions). */
+import { nearestRank } from "../../tests/support/percentile.ts";
 
 /** A growable, bounded buffer of latency samples in milliseconds. */
 export class LatencyRecorder {
@@ -27,9 +28,7 @@ export class LatencyRecorder {
     if (n === 0) {
       return { p50: 0, p90: 0, p99: 0, max: 0, mean: 0 };
     }
-    // Nearest-rank percentile: the smallest sample with at least p% of samples at or below it.
-    const rank = (p: number) =>
-      sorted[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))] ?? 0;
+    const rank = (p: number) => nearestRank(sorted, p);
     let sum = 0;
     for (const x of sorted) {
       sum += x;

@@ -3,8 +3,7 @@
  * the server starts, inherits the pinning) and stops it with SIGTERM so PostgreSQL stops too.
  */
 import { fileURLToPath } from "node:url";
-import { denoRunFlags } from "../../src/server/deno_run_flags.ts";
-import { awaitReadyLine } from "../../src/server/ready_line.ts";
+import { type ServerChild, spawnServer } from "../../src/server/server_process.ts";
 import { freePort as freePortOn } from "../../src/server/workers.ts";
 import { postmasterPid } from "./proc_stats.ts";
 
@@ -35,21 +34,6 @@ export function freePort(): number {
   return freePortOn("127.0.0.1");
 }
 
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let pending = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    pending += chunk;
-    let newline: number;
-    while ((newline = pending.indexOf("\n")) >= 0) {
-      yield pending.slice(0, newline);
-      pending = pending.slice(newline + 1);
-    }
-  }
-  if (pending !== "") {
-    yield pending;
-  }
-}
-
 /**
  * Starts `main.ts` on `port` with an embedded database in `dataDir`; resolves once it listens.
  * The HTTP side port listens on loopback at `httpPort` when given, else it is off.
@@ -62,10 +46,6 @@ export async function startServer(options: {
   extraArgs: string[];
 }): Promise<ServerProcess> {
   const serverArgs = [
-    "run",
-    "-A",
-    ...denoRunFlags(),
-    `${REPO_ROOT}main.ts`,
     "--host",
     "127.0.0.1",
     "--port",
@@ -82,29 +62,28 @@ export async function startServer(options: {
     String(options.httpPort ?? 0),
     ...options.extraArgs,
   ];
-  // taskset execs the program, so the child's pid is the server's pid.
-  const [program, args] = options.cpuList === undefined
-    ? [Deno.execPath(), serverArgs]
-    : ["taskset", ["-c", options.cpuList, Deno.execPath(), ...serverArgs]];
-  const child = new Deno.Command(program, {
-    args,
-    cwd: REPO_ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const tail: string[] = [];
-  // Drain stderr all the time so the server never blocks on a full pipe.
-  const stderrDone = (async () => {
-    for await (const line of lines(child.stderr)) {
-      tail.push(line);
-      if (tail.length > 40) tail.shift();
+  /** A killed server cannot stop its PostgreSQL; SIGINT is PostgreSQL's fast shutdown. */
+  const stopPostgres = () => {
+    const postmaster = postmasterPid(options.dataDir);
+    if (postmaster !== undefined) {
+      Deno.kill(postmaster, "SIGINT");
     }
-  })().catch(() => {});
+  };
+  let child: ServerChild;
+  try {
+    child = await spawnServer({
+      args: serverArgs,
+      cwd: REPO_ROOT,
+      readyTimeoutMs: START_TIMEOUT_MS,
+      ...(options.cpuList === undefined ? {} : { cpuList: options.cpuList }),
+    });
+  } catch (error) {
+    stopPostgres();
+    throw new Error(`server did not start: ${(error as Error).message}`);
+  }
   let exited = false;
-  const status = child.status.then((s) => {
+  child.status.then(() => {
     exited = true;
-    return s;
   });
 
   const stop = async () => {
@@ -117,7 +96,7 @@ export async function startServer(options: {
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = await Promise.race([
-      status.then(() => false),
+      child.status.then(() => false),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(true), STOP_TIMEOUT_MS);
       }),
@@ -129,30 +108,18 @@ export async function startServer(options: {
       } catch {
         // Already gone.
       }
-      await status;
-      // A killed server cannot stop its PostgreSQL; SIGINT is PostgreSQL's fast shutdown.
-      const postmaster = postmasterPid(options.dataDir);
-      if (postmaster !== undefined) {
-        Deno.kill(postmaster, "SIGINT");
-      }
+      await child.status;
+      stopPostgres();
     }
-    await stderrDone;
   };
 
-  let banner: string;
-  try {
-    banner = (await awaitReadyLine(child.stdout, START_TIMEOUT_MS)).line;
-  } catch {
-    await stop();
-    throw new Error(`server did not start; its last output:\n${tail.join("\n")}`);
-  }
   return {
     pid: child.pid,
     port: options.port,
     httpPort: options.httpPort,
     dataDir: options.dataDir,
-    banner,
-    stderrTail: () => [...tail],
+    banner: child.readyLine,
+    stderrTail: () => child.stderr().split("\n").slice(-40),
     stop,
   };
 }

@@ -1,4 +1,4 @@
-/** Percentiles of latency samples: the one definition for the stress run and its test. */
+/** Percentiles of latency samples: the one definition for the stress run, its test and the bench. */
 
 /**
  * The nearest-rank p-th percentile (0..100) of samples sorted ascending: the smallest sample with
