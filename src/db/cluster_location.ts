@@ -12,6 +12,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { ClusterSetupError } from "./cluster_setup_error.ts";
 import { canEnter, describeDirectory, firstClosedDirectory, type OsUser } from "./os_user.ts";
 import { ensureRootOwnedDirectory, STAGING_ROOT } from "./staging_root.ts";
+import { pathExists } from "./path_exists.ts";
 
 /** The file in a data directory that names the directory its cluster was moved to. */
 export const LOCATION_FILE = "cluster-location";
@@ -50,7 +51,7 @@ export function locateCluster(dataDir: string): ClusterLocation {
 
 /** True once `initdb` has made the cluster at `location` (its `PG_VERSION` file exists). */
 export function clusterInitialized(location: ClusterLocation): Promise<boolean> {
-  return exists(join(location.clusterDir, "PG_VERSION"));
+  return pathExists(join(location.clusterDir, "PG_VERSION"));
 }
 
 /**
@@ -80,7 +81,7 @@ export async function prepareClusterLocation(
     return locateCluster(dataDir);
   }
   const closed = describeDirectory(await firstClosedDirectory(user, absolute) ?? absolute);
-  if (await exists(join(absolute, "pg", "PG_VERSION"))) {
+  if (await pathExists(join(absolute, "pg", "PG_VERSION"))) {
     throw new ClusterSetupError(
       `The postgres user cannot enter ${closed} on the way to the existing cluster in ` +
         `${join(absolute, "pg")}; allow it (chmod o+x on that directory) or move the data ` +
@@ -184,13 +185,4 @@ function socketDirFor(clusterDir: string): string {
     hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
   }
   return `/tmp/exchange-pg-${hash.toString(16)}`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import { ClusterSetupError } from "./cluster_setup_error.ts";
 import { canEnter, describeDirectory, firstClosedDirectory, type OsUser } from "./os_user.ts";
 import { assertRootOwned, ensureRootOwnedDirectory, STAGING_ROOT } from "./staging_root.ts";
+import { pathExists } from "./path_exists.ts";
 
 /** Absolute paths of the PostgreSQL programs the server runs. */
 export interface PostgresBinaries {
@@ -41,7 +42,7 @@ export async function binariesFor(
   await ensureRootOwnedDirectory(dirname(runtime));
   await ensureRootOwnedDirectory(runtime);
   const target = join(runtime, `linux-x64-${await packageVersion(nativeDir)}`);
-  if (!(await exists(target))) {
+  if (!(await pathExists(target))) {
     await stageCopy(nativeDir, target);
     const closed = await firstClosedDirectory(user, nativeDir);
     options.log?.(
@@ -86,7 +87,7 @@ async function stageCopy(nativeDir: string, target: string): Promise<void> {
       await Deno.rename(temporary, target);
     } catch (error) {
       // Another server process staged the same version first: use its copy.
-      if (!(await exists(target))) {
+      if (!(await pathExists(target))) {
         throw error;
       }
     }
@@ -102,13 +103,4 @@ async function packageVersion(nativeDir: string): Promise<string> {
     throw new ClusterSetupError(`Unexpected version ${JSON.stringify(version)} in ${nativeDir}`);
   }
   return version;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
