@@ -60,6 +60,14 @@ interface Pending {
   readonly resolve: (answer: EngineAnswer) => void;
 }
 
+/** A batch being run: its operations, its books, and since when it waits for its book locks. */
+interface RunningBatch {
+  readonly items: readonly Pending[];
+  readonly books: ReadonlySet<string>;
+  /** When it started to wait for its book locks; undefined once it holds them. */
+  lockWaitSince: number | undefined;
+}
+
 /** Counts of what the engine did, for the benchmark, the stress test and tests. */
 export interface EngineStats {
   batches: number;
@@ -77,15 +85,10 @@ export class OrderEngine {
   /** Arrival order across books: each queued operation's place. */
   readonly #arrival = new WeakMap<Pending, number>();
   #arrivals = 0;
-  /** Books in a running batch. */
-  readonly #running = new Set<string>();
-  #inFlight = 0;
-  /** Running batches still waiting for their book locks, with when they started to wait. */
-  readonly #locking = new Map<object, number>();
+  /** The batches running now; how many, their books and their operations all derive from it. */
+  readonly #running = new Set<RunningBatch>();
   /** A timer that looks again once the running batches may count as stuck. */
   #stuckTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Operations in running batches. */
-  #operationsRunning = 0;
   readonly stats: EngineStats = {
     batches: 0,
     operations: 0,
@@ -132,23 +135,30 @@ export class OrderEngine {
 
   /** Operations in running batches, over all books. */
   runningTotal(): number {
-    return this.#operationsRunning;
+    let total = 0;
+    for (const batch of this.#running) {
+      total += batch.items.length;
+    }
+    return total;
   }
 
   /** True if another batch may start now; else, if one may later, arranges to look again. */
   #mayStart(): boolean {
-    if (this.#inFlight === 0) {
+    if (this.#running.size === 0) {
       return true;
     }
-    if (this.#inFlight >= this.#options.batchesInFlightMax) {
+    if (this.#running.size >= this.#options.batchesInFlightMax) {
       return false;
     }
     // Only beside batches that are all stuck waiting for their book locks.
-    if (this.#locking.size < this.#inFlight) {
-      return false;
+    let newest = 0;
+    for (const batch of this.#running) {
+      if (batch.lockWaitSince === undefined) {
+        return false;
+      }
+      newest = Math.max(newest, batch.lockWaitSince);
     }
     const now = performance.now();
-    const newest = Math.max(...this.#locking.values());
     if (now - newest >= this.#options.batchLockWaitMs) {
       return true;
     }
@@ -164,34 +174,39 @@ export class OrderEngine {
   /** Starts batches while slots are free and idle books have work. */
   #startBatches(): void {
     while (this.#queues.size > 0 && this.#mayStart()) {
-      const batch = this.#takeBatch();
-      if (batch.length === 0) {
+      const items = this.#takeBatch();
+      if (items.length === 0) {
         return;
       }
-      const books = new Set(batch.map((item) => item.op.sym));
-      for (const sym of books) {
-        this.#running.add(sym);
-      }
-      const token = {};
-      this.#locking.set(token, performance.now());
-      this.#inFlight++;
-      this.#operationsRunning += batch.length;
-      this.#runBatch(batch, () => this.#locking.delete(token)).catch((error) => {
+      const batch: RunningBatch = {
+        items,
+        books: new Set(items.map((item) => item.op.sym)),
+        lockWaitSince: performance.now(),
+      };
+      this.#running.add(batch);
+      this.#runBatch(items, () => {
+        batch.lockWaitSince = undefined;
+      }).catch((error) => {
         // #runBatch answers every operation itself; reaching here is a bug in it.
         this.#options.log(`order engine: batch failed: ${(error as Error)?.stack ?? error}`);
-        for (const item of batch) {
+        for (const item of items) {
           item.resolve({ kind: "failed", error });
         }
       }).finally(() => {
-        for (const sym of books) {
-          this.#running.delete(sym);
-        }
-        this.#locking.delete(token);
-        this.#inFlight--;
-        this.#operationsRunning -= batch.length;
+        this.#running.delete(batch);
         this.#startBatches();
       });
     }
+  }
+
+  /** True if a running batch holds `sym`. */
+  #bookRunning(sym: string): boolean {
+    for (const batch of this.#running) {
+      if (batch.books.has(sym)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -201,7 +216,7 @@ export class OrderEngine {
   #takeBatch(): Pending[] {
     const candidates: Pending[] = [];
     for (const [sym, queue] of this.#queues) {
-      if (!this.#running.has(sym)) {
+      if (!this.#bookRunning(sym)) {
         candidates.push(...queue.slice(0, this.#options.batchOperationsMax));
       }
     }
