@@ -36,6 +36,7 @@ import { percentile } from "./support/percentile.ts";
 import { verifyStress } from "./support/stress/verify.ts";
 import { runStress } from "./support/stress/workload.ts";
 import { startTestServer } from "./support/harness.ts";
+import { beginHolding } from "./support/lock_wait.ts";
 
 const DURATION_MS = 8_000;
 const AUDIT_INTERVAL_MS = 2_000;
@@ -74,7 +75,7 @@ Deno.test("exchange under concurrent load conserves money and shares and keeps e
       try {
         for (let round = 0; running; round++) {
           const sym = `HOT${round % 3}`;
-          await holder`BEGIN`;
+          await beginHolding(holder);
           await holder`SELECT sym FROM symbols WHERE sym = ${sym} FOR UPDATE`;
           for (let waited = 0; waited < 100 && engine.queued(sym) < BATCH_FORCED; waited++) {
             await new Promise((resolve) => setTimeout(resolve, 10));

@@ -5,7 +5,7 @@
 import { ok, strictEqual } from "node:assert/strict";
 import { sendText } from "../../src/client/exchange_client.ts";
 import { startTestServer } from "../support/harness.ts";
-import { sessionsWaitingForLock } from "../support/lock_wait.ts";
+import { beginHolding, sessionsWaitingForLock } from "../support/lock_wait.ts";
 import { results } from "../support/xml.ts";
 
 Deno.test("a held book lock delays orders on its symbol only, not on other symbols or of the same account", async () => {
@@ -19,7 +19,7 @@ Deno.test("a held book lock delays orders on its symbol only, not on other symbo
         `<symbol sym="B"><account id="1">100</account><account id="2">100</account></symbol></create>`,
     );
     // An outside transaction holds A's book lock (level 1 of the global order).
-    await blocker`BEGIN`;
+    await beginHolding(blocker);
     await blocker`SELECT sym FROM symbols WHERE sym = 'A' FOR UPDATE`;
 
     let blockedDone = false;

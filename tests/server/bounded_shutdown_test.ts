@@ -9,7 +9,7 @@ import { buildConfig } from "../../src/config.ts";
 import { ensureDatabase, openPool } from "../../src/db/database.ts";
 import { EmbeddedPostgres, runningPostmasterPid } from "../../src/db/embedded_postgres.ts";
 import { testCluster } from "../support/harness.ts";
-import { sessionsWaitingForLock } from "../support/lock_wait.ts";
+import { beginHolding, sessionsWaitingForLock } from "../support/lock_wait.ts";
 import { startServerProcess } from "../support/server_process.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -51,7 +51,7 @@ Deno.test("after the shutdown grace the server abandons a long request, rolls it
   const blocker = await sql.reserve();
   try {
     // Every account insert waits behind this lock for as long as the test holds it.
-    await blocker`BEGIN`;
+    await beginHolding(blocker);
     await blocker`LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE`;
     const client = await BinaryClient.connect(server.port);
     const accounts = Array.from({ length: 10_000 }, (_, i) => `<account id="${i}" balance="1"/>`);

@@ -10,7 +10,7 @@ import { ensureDatabase, openPool } from "../../src/db/database.ts";
 import { embeddedTarget } from "../../src/db/embedded_target.ts";
 import { runningPostmasterPid } from "../../src/db/embedded_postgres.ts";
 import { testCluster } from "../support/harness.ts";
-import { sessionsWaitingForLock } from "../support/lock_wait.ts";
+import { beginHolding, sessionsWaitingForLock } from "../support/lock_wait.ts";
 import { freePort } from "../../src/server/workers.ts";
 import { sample } from "../support/metrics_text.ts";
 import { startServerProcess } from "../support/server_process.ts";
@@ -79,7 +79,7 @@ Deno.test("server answers requests in flight on SIGTERM, then exits cleanly", as
     const sql = openExchangePool(dataDir);
     const watcher = openExchangePool(dataDir);
     const blocker = await sql.reserve();
-    await blocker`BEGIN`;
+    await beginHolding(blocker);
     await blocker`LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE`;
     const client = await BinaryClient.connect(server.port);
     const accounts = Array.from({ length: 200 }, (_, i) => `<account id="${i}" balance="1"/>`).join(
@@ -150,6 +150,8 @@ Deno.test("kill -9 of the server under batched load, then of PostgreSQL, loses n
     const holder = openExchangePool(dataDir);
     try {
       await holder.begin(async (tx) => {
+        // Exempt from the idle-in-transaction timeout, as beginHolding does.
+        await tx`SET LOCAL idle_in_transaction_session_timeout = 0`;
         await tx`SELECT sym FROM symbols WHERE sym = 'K' FOR UPDATE`;
         for (let i = 0;; i++) {
           const text = await metricsText();

@@ -6,7 +6,7 @@
 import { deepStrictEqual } from "node:assert/strict";
 import { BinaryClient, sendText } from "../../src/client/exchange_client.ts";
 import { startTestServer } from "../support/harness.ts";
-import { sessionsWaitingForLock } from "../support/lock_wait.ts";
+import { beginHolding, sessionsWaitingForLock } from "../support/lock_wait.ts";
 import { results } from "../support/xml.ts";
 
 const FRAME_TIMEOUT_MS = 100;
@@ -21,7 +21,7 @@ Deno.test("a client pipelining 1 kB requests behind a held book lock gets every 
       server.port,
       `<create><account id="1" balance="1000000"/><symbol sym="A"><account id="1">1</account></symbol></create>`,
     );
-    await blocker`BEGIN`;
+    await beginHolding(blocker);
     await blocker`LOCK TABLE symbols IN EXCLUSIVE MODE`;
 
     const client = await BinaryClient.connect(server.port);

@@ -6,6 +6,7 @@ import { ok, strictEqual } from "node:assert/strict";
 import { encodeResponse } from "../../src/framing/response_encoder_stream.ts";
 import type { Sql } from "../../src/db/database.ts";
 import { startTestServer } from "../support/harness.ts";
+import { beginHolding } from "../support/lock_wait.ts";
 
 /** Waits until `condition` holds, polling; false if it still does not after `limitMs`. */
 async function eventually(condition: () => boolean, limitMs: number): Promise<boolean> {
@@ -52,7 +53,7 @@ Deno.test("shutdown closes a connection whose request outlasts the grace period,
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
     // An uncommitted account "1" makes the server's insert of the same id wait for its lock.
-    await blocker`BEGIN`;
+    await beginHolding(blocker);
     await blocker`INSERT INTO accounts (id, balance, deposited) VALUES ('1', 0, 0)`;
     const xml = `<create><account id="1" balance="5"/></create>`;
     await conn.write(encodeResponse("binary", xml));

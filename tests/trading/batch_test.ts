@@ -12,6 +12,7 @@ import { sendText } from "../../src/client/exchange_client.ts";
 import type { ReservedSql } from "../../src/db/database.ts";
 import { INTERNAL_ERROR, SERVICE_UNAVAILABLE } from "../../src/xml/answers.ts";
 import { startTestServer, type TestServer } from "../support/harness.ts";
+import { beginHolding, lockWaiterPids } from "../support/lock_wait.ts";
 import {
   answerElements,
   balanceOf,
@@ -37,12 +38,8 @@ async function waitUntil(what: string, condition: () => Promise<boolean> | boole
 }
 
 /** Backends of the test server's pool waiting for a lock. */
-async function lockWaiters(server: TestServer): Promise<number[]> {
-  const rows = await server.db.sql`
-    SELECT pid FROM pg_stat_activity
-    WHERE datname = current_database() AND wait_event_type = 'Lock'
-      AND application_name = 'exchange-test'`;
-  return rows.map((row) => row.pid as number);
+function lockWaiters(server: TestServer): Promise<number[]> {
+  return lockWaiterPids(server.db.sql, "exchange-test");
 }
 
 /** One `<transactions>` request on its own connection; resolves with its answer elements. */
@@ -66,7 +63,7 @@ async function asOneBatch(
   expect: { batchesAfterLead: number } = { batchesAfterLead: 1 },
 ): Promise<{ lead: Element[]; answers: Element[][] }> {
   const engine = server.service.engine;
-  await locker`BEGIN`;
+  await beginHolding(locker);
   await hold();
   const leadAnswer = request(server, lead.account, lead.inner);
   await waitUntil(
@@ -260,7 +257,7 @@ Deno.test("a batch whose transaction is killed mid-way answers each operation on
 
     // Account 1's row is locked from outside: a batch that touches it gets through round trip 1
     // (the book lock, reads without account locks) and stops inside exchange_apply_batch.
-    await locker`BEGIN`;
+    await beginHolding(locker);
     await locker`SELECT id FROM accounts WHERE id = '1' FOR UPDATE`;
     const lead = request(server, "1", ORDER("X", "1", "10"));
     await waitUntil(
@@ -315,7 +312,7 @@ Deno.test("a balance changed between a batch's read and its account locks makes 
     const rerunsBefore = engine.stats.staleReruns;
     // The batch reads account 1's balance (100) without a lock, decides, then waits here for the
     // account lock, held from outside.
-    await locker`BEGIN`;
+    await beginHolding(locker);
     await locker`SELECT id FROM accounts WHERE id = '1' FOR UPDATE`;
     const answer = request(server, "1", ORDER("X", "10", "15")); // needs 150
     await waitUntil(
