@@ -28,12 +28,8 @@ import {
 import { type Decimal, formatDecimal } from "../exchange/decimal.ts";
 import type { Refusal } from "../exchange/refusal.ts";
 import { type BatchWrites, batchWrites } from "../exchange/batch_writes.ts";
-import {
-  type ExecutionView,
-  readNextPage,
-  type ReadState,
-  readUnderLock,
-} from "./book_batch_read.ts";
+import { readNextPage, type ReadState, readUnderLock } from "./book_batch_read.ts";
+import type { ExecutionView } from "./orders.ts";
 import type { Database, ReservedSql } from "./database.ts";
 import { CommittedAnswerError, done, inTransaction } from "./transaction.ts";
 

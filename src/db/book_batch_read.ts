@@ -8,6 +8,7 @@ import { type BatchOp, type CancelTarget } from "../exchange/book_batch.ts";
 import { type Decimal, decimalFromDatabase, formatDecimal } from "../exchange/decimal.ts";
 import type { RestingOrder, Side } from "../exchange/matching.ts";
 import type { ReservedSql } from "./database.ts";
+import { type ExecutionView, executionView } from "./orders.ts";
 
 /** Resting orders read per side in round trip 1, before those the batch's orders add. */
 export const FIRST_BOOK_PAGE_ORDERS = 8;
@@ -15,13 +16,6 @@ export const FIRST_BOOK_PAGE_ORDERS = 8;
 export const BOOK_PAGE_ORDERS_PER_ORDER = 2;
 /** Largest page read at once, when an order sweeps deep into the book. */
 export const BOOK_PAGE_ORDERS_MAX = 1024;
-
-/** An execution as a `<executed>` answer shows it. */
-export interface ExecutionView {
-  readonly shares: string;
-  readonly price: string;
-  readonly time: string;
-}
 
 /** One book as read so far: its sides grow page by page. */
 interface ReadBook {
@@ -165,11 +159,7 @@ export async function readUnderLock(
   }
   const storedExecutions = new Map<bigint, ExecutionView[]>();
   for (const row of executionRows) {
-    const view = {
-      shares: formatDecimal(decimalFromDatabase(row.shares as string)),
-      price: formatDecimal(decimalFromDatabase(row.price as string)),
-      time: String(row.executed_at),
-    };
+    const view = executionView(row);
     for (const id of [BigInt(row.buy_order_id as string), BigInt(row.sell_order_id as string)]) {
       if (cancelTargets.has(id)) {
         const list = storedExecutions.get(id) ?? [];

@@ -12,12 +12,28 @@ import {
 } from "../exchange/decimal.ts";
 import type { Sql } from "./database.ts";
 
+/** An execution as an `<executed>` answer shows it. */
+export interface ExecutionView {
+  readonly shares: string;
+  readonly price: string;
+  readonly time: string;
+}
+
+/** An execution row (`shares`, `price`, `executed_at`) as an `<executed>` answer shows it. */
+export function executionView(row: Record<string, unknown>): ExecutionView {
+  return {
+    shares: formatDatabaseDecimal(row.shares as string),
+    price: formatDatabaseDecimal(row.price as string),
+    time: String(row.executed_at),
+  };
+}
+
 /** An order's state as `<status>` and `<canceled>` answers show it. */
 export interface OrderStatus {
   /** Open shares (positive), or undefined when nothing is open. */
   open: string | undefined;
   canceled: { shares: string; time: string } | undefined;
-  executions: Array<{ shares: string; price: string; time: string }>;
+  executions: ExecutionView[];
 }
 
 /** One order asked for, by id and the account that must own it. */
@@ -60,11 +76,7 @@ export async function readStatuses(
       statuses.set(key, status);
     }
     if (row.shares !== null) {
-      status.executions.push({
-        shares: formatDatabaseDecimal(row.shares as string),
-        price: formatDatabaseDecimal(row.price as string),
-        time: String(row.executed_at),
-      });
+      status.executions.push(executionView(row));
     }
   }
   return statuses;
