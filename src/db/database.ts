@@ -42,13 +42,26 @@ export class AcquireTimeoutError extends Error {
 }
 
 /**
+ * A reservation not granted after this long is asked for a second time. postgres.js 3.4.7 (and
+ * 3.4.9) loses a reservation that waits in its queue while a pool connection closes: the closing
+ * connection takes it, reconnects, and never hands it over (index.js `onclose` passes it to
+ * `connect(c, query)`; the reconnect's ReadyForQuery drops a reserve request). Reproduced with a
+ * reserved connection whose backend was terminated: the next reservation hung in 7 of 15 tries,
+ * and the batch tests' killed-batch case then waited out the acquire timeout now and then. The
+ * second request, made after the close, is served normally; the first grant wins and the other
+ * is given back. Under a busy pool a waiter only queues twice.
+ */
+const RESERVE_RETRY_MS = 250;
+
+/**
  * Reserves a pool connection for a transaction, waiting at most `db.acquireTimeoutMs`
  * (postgres.js's `reserve()` would wait in its queue forever). A reservation granted after the
  * timeout is released at once.
  */
 export async function reserveConnection(db: Database): Promise<ReservedSql> {
-  const reserving = db.sql.reserve();
+  const requests = [db.sql.reserve()];
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () =>
@@ -60,15 +73,31 @@ export async function reserveConnection(db: Database): Promise<ReservedSql> {
       db.acquireTimeoutMs,
     );
   });
+  // Asked for once more after a while: see RESERVE_RETRY_MS.
+  const retried = new Promise<ReservedSql>((resolve, reject) => {
+    retryTimer = setTimeout(() => {
+      const again = db.sql.reserve();
+      requests.push(again);
+      again.then(resolve, reject);
+    }, RESERVE_RETRY_MS);
+  });
   try {
-    return await Promise.race([reserving, expired]);
+    const granted = await Promise.race([requests[0]!, retried, expired]);
+    // The other request, if any, is given back as soon as it is granted.
+    for (const request of requests) {
+      request.then((tx) => tx !== granted && tx.release(), () => {});
+    }
+    return granted;
   } catch (error) {
     // postgres.js cannot take a request back out of its queue: give the connection back
     // as soon as it is granted (or observe the failure, so that nothing goes unhandled).
-    reserving.then((tx) => tx.release(), () => {});
+    for (const request of requests) {
+      request.then((tx) => tx.release(), () => {});
+    }
     throw error;
   } finally {
     clearTimeout(timer);
+    clearTimeout(retryTimer);
   }
 }
 
