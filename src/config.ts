@@ -61,6 +61,10 @@ export interface DatabaseConfig {
    * a stalled server process cannot hold a book lock forever.
    */
   idleInTransactionTimeoutMs: number;
+  /** Longest an operation may wait for the database in all (its answer comes by then). */
+  operationTimeoutMs: number;
+  /** The last part of `operationTimeoutMs`, kept for resolving a COMMIT whose answer was lost. */
+  commitResolveMs: number;
   /** How often a transaction hit by a deadlock or serialization failure is run again. */
   retriesMax: number;
   /** Start from an empty database: drops every table of the exchange first. */
@@ -260,6 +264,12 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze(buildConfig(new Ma
 export function buildConfig(values: RawOptions, cpuCount: number): ServerConfig {
   const int = (option: IntegerOption) => integer(values, option, cpuCount);
   const o = OPTION;
+  if (int(o.commitResolveMs) >= int(o.operationTimeoutMs)) {
+    throw new ConfigError(
+      `Option --${o.commitResolveMs.flag} (${int(o.commitResolveMs)}) must be less than ` +
+        `--${o.operationTimeoutMs.flag} (${int(o.operationTimeoutMs)}): it is the last part of it`,
+    );
+  }
   return {
     host: text(values, o.host),
     port: int(o.port),
@@ -284,6 +294,8 @@ export function buildConfig(values: RawOptions, cpuCount: number): ServerConfig 
       statementTimeoutMs: int(o.statementTimeoutMs),
       lockTimeoutMs: int(o.lockTimeoutMs),
       idleInTransactionTimeoutMs: int(o.idleInTransactionTimeoutMs),
+      operationTimeoutMs: int(o.operationTimeoutMs),
+      commitResolveMs: int(o.commitResolveMs),
       retriesMax: int(o.retriesMax),
       reset: flag(values, o.reset),
     },

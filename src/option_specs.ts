@@ -221,6 +221,28 @@ export const OPTION = {
     help: "PostgreSQL `idle_in_transaction_session_timeout`: a stalled server process cannot " +
       "hold a book lock forever",
   },
+  operationTimeoutMs: {
+    flag: "operation-timeout-ms",
+    env: "EXCHANGE_OPERATION_TIMEOUT_MS",
+    kind: "integer",
+    default: 10_000,
+    min: 100,
+    max: 3_600_000,
+    help: "longest an order, cancel, query or creation waits for the database in all (queue, " +
+      "connection, statements, COMMIT); past it the connection is destroyed and the operation " +
+      "answered `Service unavailable` (nothing happened) or, if its COMMIT was in flight, by " +
+      "what PostgreSQL says happened",
+  },
+  commitResolveMs: {
+    flag: "commit-resolve-ms",
+    env: "EXCHANGE_COMMIT_RESOLVE_MS",
+    kind: "integer",
+    default: 2_000,
+    min: 10,
+    max: 600_000,
+    help: "the last part of `--operation-timeout-ms`, kept for asking PostgreSQL what an " +
+      "unanswered COMMIT did; if it cannot be asked in time the answer is `Outcome unknown`",
+  },
   retriesMax: {
     flag: "retries-max",
     env: "EXCHANGE_RETRIES_MAX",

@@ -2,11 +2,12 @@
 import { type Decimal, formatDecimal } from "../exchange/decimal.ts";
 import type { Database } from "./database.ts";
 import { isUniqueViolation } from "./errors.ts";
-import { done, inTransaction, type Outcome, refused } from "./transaction.ts";
+import { done, inTransaction, type Outcome, refused, withLease } from "./transaction.ts";
 
 /**
  * Creates an account holding `balance` and no positions.
- * Round trips: 1 (BEGIN, INSERT, COMMIT). A duplicate id fails the INSERT on the primary key,
+ * Round trips: 2 (BEGIN, the helper's identity read and INSERT; then COMMIT, sent once the
+ * transaction's id is known, see transaction.ts). A duplicate id fails the INSERT on the primary key,
  * so two concurrent creations of one id cannot both succeed.
  */
 export function createAccount(db: Database, id: string, balance: Decimal): Promise<Outcome<void>> {
@@ -37,7 +38,7 @@ export const KNOWN_ACCOUNTS_MAX = 100_000;
  * the answer can be remembered; only "exists" is cached, never "missing". Bounded: the oldest
  * entry goes when it is full.
  */
-const knownAccounts = new WeakMap<Database["sql"], Set<string>>();
+const knownAccounts = new WeakMap<Database["pool"], Set<string>>();
 
 function remember(known: Set<string>, id: string): void {
   if (known.size >= KNOWN_ACCOUNTS_MAX) {
@@ -54,15 +55,19 @@ function remember(known: Set<string>, id: string): void {
  * Round trips: 0 for an account already seen to exist, else 1 (a single read, no locks).
  */
 export async function accountExists(db: Database, id: string): Promise<boolean> {
-  let known = knownAccounts.get(db.sql);
+  let known = knownAccounts.get(db.pool);
   if (known === undefined) {
     known = new Set();
-    knownAccounts.set(db.sql, known);
+    knownAccounts.set(db.pool, known);
   }
   if (known.has(id)) {
     return true;
   }
-  const rows = await db.sql`SELECT 1 FROM accounts WHERE id = ${id}`;
+  const rows = await withLease(
+    db,
+    performance.now() + db.operationTimeoutMs,
+    (sql) => sql`SELECT 1 FROM accounts WHERE id = ${id}`.execute(),
+  );
   if (rows.length === 1) {
     remember(known, id);
     return true;

@@ -9,7 +9,7 @@
  * atomically and the invariants hold after each commit. It takes no locks and writes nothing.
  * NUMERIC values are compared in SQL and reported as text, so nothing is rounded.
  */
-import type { ReservedSql, Sql } from "./database.ts";
+import type { Sql } from "./database.ts";
 import { EXECUTED_PER_ORDER_CTES } from "./order_shares.ts";
 
 /** The invariants, in the order the report lists them. */
@@ -225,7 +225,7 @@ SELECT
  * Runs every check of {@link AUDIT_CHECKS} against the exchange schema that `sql`'s
  * `search_path` points at; one statement, so one snapshot. Throws if the schema is missing.
  */
-export async function auditDatabase(sql: Sql | ReservedSql): Promise<AuditReport> {
+export async function auditDatabase(sql: Sql): Promise<AuditReport> {
   const [schema] = await sql`SELECT to_regclass('orders') IS NOT NULL AS present`;
   if (schema?.present !== true) {
     throw new Error(

@@ -25,13 +25,20 @@ import {
   isNewOrderRef,
   NEW_ORDER_BASE,
 } from "../exchange/book_batch.ts";
-import { type Decimal, formatDecimal } from "../exchange/decimal.ts";
+import { type Decimal, decimalFromDatabase, formatDecimal } from "../exchange/decimal.ts";
 import type { Refusal } from "../exchange/refusal.ts";
 import { type BatchWrites, batchWrites } from "../exchange/batch_writes.ts";
 import { readNextPage, type ReadState, readUnderLock } from "./book_batch_read.ts";
 import type { ExecutionView } from "./orders.ts";
-import type { Database, ReservedSql } from "./database.ts";
-import { CommittedAnswerError, done, inTransaction } from "./transaction.ts";
+import type { Database, Sql } from "./database.ts";
+import { parseNumberArray, pgArray } from "./pg_array.ts";
+import {
+  CommittedAnswerError,
+  done,
+  inTransaction,
+  OutcomeUnknownError,
+  type TransactionIdentity,
+} from "./transaction.ts";
 
 export type { ExecutionView };
 
@@ -56,6 +63,12 @@ export interface BatchReport {
 export interface BatchRunOptions {
   /** Lock these accounts in round trip 1 (ascending), after a stale-balance rerun. */
   readonly lockAccountsFirst: readonly string[];
+  /** When the batch must have committed (a `performance.now()` time); see transaction.ts. */
+  readonly deadline?: number;
+  /** When an unanswered COMMIT must have been resolved. */
+  readonly resolveDeadline?: number;
+  /** Called as every attempt starts (deadlock reruns included), before it waits for locks. */
+  readonly onAttempt?: () => void;
   /** Called once round trip 1 has returned: the batch holds its book locks. */
   readonly onLocked?: () => void;
   /** Called with the accounts the decision touches, before they are locked. */
@@ -80,7 +93,19 @@ export function runBookBatch(
     const writes = batchWrites([...read.input.books.keys()], decided);
     options.onDecided?.(writes.accounts);
     const applied = applyWrites(tx, writes);
-    return { deferred: applied.then((ids) => done({ decided, ids, read })) };
+    return {
+      deferred: applied.then((ids) => done({ decided, ids, read })),
+      // The COMMIT went unanswered and PostgreSQL says it committed: the ids are read back.
+      recover: async (sql: Sql, identity: TransactionIdentity) => ({
+        decided,
+        ids: await recoverIds(sql, identity, read, writes, decided),
+        read,
+      }),
+    };
+  }, {
+    ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
+    ...(options.resolveDeadline === undefined ? {} : { resolveDeadline: options.resolveDeadline }),
+    ...(options.onAttempt === undefined ? {} : { onAttempt: options.onAttempt }),
   }).then((outcome) => {
     // A batch never refuses as a whole: refusals are per operation, inside the report.
     assert(outcome.ok, "a batch transaction was refused as a whole");
@@ -107,42 +132,48 @@ function applyParameters(writes: BatchWrites) {
   const text = formatDecimal;
   const { reliedBalances: relied, newOrders: orders, storedOrders: stored, executions } = writes;
   const { cash, positionCredits: credits, positionDebits: debits } = writes;
+  const array = pgArray;
   return {
-    syms: [...writes.syms],
-    accounts: [...writes.accounts],
-    reliedIds: relied.map((r) => r.accountId),
-    reliedBalances: relied.map((r) => text(r.balance)),
-    orderSyms: orders.map((o) => o.sym),
-    orderAccounts: orders.map((o) => o.accountId),
-    orderAmounts: orders.map((o) => text(o.amount)),
-    orderLimits: orders.map((o) => text(o.limit)),
-    orderOpen: orders.map((o) => text(o.open)),
-    storedIds: stored.map((o) => o.id.toString()),
-    storedOpen: stored.map((o) => text(o.open)),
-    storedCanceled: stored.map((o) => text(o.canceled)),
-    buyRefs: executions.map((x) => sqlRef(x.buyRef)),
-    sellRefs: executions.map((x) => sqlRef(x.sellRef)),
-    executionShares: executions.map((x) => text(x.shares)),
-    executionPrices: executions.map((x) => text(x.price)),
-    cashIds: cash.map((c) => c.accountId),
-    cashDeltas: cash.map((c) => text(c.delta)),
-    creditIds: credits.map((p) => p.accountId),
-    creditSyms: credits.map((p) => p.sym),
-    creditDeltas: credits.map((p) => text(p.delta)),
-    debitIds: debits.map((p) => p.accountId),
-    debitSyms: debits.map((p) => p.sym),
-    debitDeltas: debits.map((p) => text(p.delta)),
+    syms: array(writes.syms),
+    accounts: array(writes.accounts),
+    reliedIds: array(relied.map((r) => r.accountId)),
+    reliedBalances: array(relied.map((r) => text(r.balance))),
+    orderSyms: array(orders.map((o) => o.sym)),
+    orderAccounts: array(orders.map((o) => o.accountId)),
+    orderAmounts: array(orders.map((o) => text(o.amount))),
+    orderLimits: array(orders.map((o) => text(o.limit))),
+    orderOpen: array(orders.map((o) => text(o.open))),
+    storedIds: array(stored.map((o) => o.id.toString())),
+    storedOpen: array(stored.map((o) => text(o.open))),
+    storedCanceled: array(stored.map((o) => text(o.canceled))),
+    buyRefs: array(executions.map((x) => sqlRef(x.buyRef))),
+    sellRefs: array(executions.map((x) => sqlRef(x.sellRef))),
+    executionShares: array(executions.map((x) => text(x.shares))),
+    executionPrices: array(executions.map((x) => text(x.price))),
+    cashIds: array(cash.map((c) => c.accountId)),
+    cashDeltas: array(cash.map((c) => text(c.delta))),
+    creditIds: array(credits.map((p) => p.accountId)),
+    creditSyms: array(credits.map((p) => p.sym)),
+    creditDeltas: array(credits.map((p) => text(p.delta))),
+    debitIds: array(debits.map((p) => p.accountId)),
+    debitSyms: array(debits.map((p) => p.sym)),
+    debitDeltas: array(debits.map((p) => text(p.delta))),
   };
 }
 
 /**
  * Sends `exchange_apply_batch(...)` at once (`.execute()`), so that the helper's COMMIT follows
  * it in the same round trip. Resolves with the ids of the new orders, in arrival order.
+ *
+ * The call runs only inside a transaction that already has an id (the helper's identity read
+ * gave it one right after BEGIN): a session that is not the batch's, for example one a driver
+ * reconnected in its place, would run it on its own, outside the book locks. It then writes
+ * nothing and answers NULL, which fails the batch before the COMMIT behind it can matter.
  */
-function applyWrites(tx: ReservedSql, writes: BatchWrites): Promise<bigint[]> {
+function applyWrites(tx: Sql, writes: BatchWrites): Promise<bigint[]> {
   const p = applyParameters(writes);
   return tx`
-    SELECT exchange_apply_batch(
+    SELECT CASE WHEN pg_current_xact_id_if_assigned() IS NOT NULL THEN exchange_apply_batch(
       ${p.syms}::text[], ${p.accounts}::text[],
       ${p.reliedIds}::text[], ${p.reliedBalances}::numeric[],
       ${p.orderSyms}::text[], ${p.orderAccounts}::text[], ${p.orderAmounts}::numeric[],
@@ -152,16 +183,59 @@ function applyWrites(tx: ReservedSql, writes: BatchWrites): Promise<bigint[]> {
       ${p.executionShares}::numeric[], ${p.executionPrices}::numeric[],
       ${p.cashIds}::text[], ${p.cashDeltas}::numeric[],
       ${p.creditIds}::text[], ${p.creditSyms}::text[], ${p.creditDeltas}::numeric[],
-      ${p.debitIds}::text[], ${p.debitSyms}::text[], ${p.debitDeltas}::numeric[]) AS ids`
+      ${p.debitIds}::text[], ${p.debitSyms}::text[], ${p.debitDeltas}::numeric[])::text
+    END AS ids`
     .execute()
     .then((rows) => {
-      const drawn = (rows[0]!.ids as string[]).map((id) => BigInt(id));
+      const ids = rows[0]!.ids as string | null;
+      assert(ids !== null, "exchange_apply_batch ran outside the batch's transaction");
+      const drawn = parseNumberArray(ids).map((id) => BigInt(id));
       assert(
         drawn.length === writes.newOrders.length,
         "exchange_apply_batch drew the wrong number of ids",
       );
       return drawn;
     });
+}
+
+/**
+ * The ids a committed batch drew, read back after its COMMIT went unanswered: its new orders
+ * are the rows after round trip 1's id floor that carry its transaction id (migrations/006),
+ * in id order, which is arrival order. Each must be exactly the order the decision placed, and
+ * each canceled order must be canceled: otherwise the transaction PostgreSQL called committed is
+ * not this batch (an id reused after a failover, see commit_resolution.ts), and the outcome is
+ * unknown rather than guessed.
+ */
+async function recoverIds(
+  sql: Sql,
+  identity: TransactionIdentity,
+  read: ReadState,
+  writes: BatchWrites,
+  decision: BatchDecision,
+): Promise<bigint[]> {
+  const canceled = decision.results.flatMap((r) => r.kind === "canceled" ? [r.orderId] : []);
+  const [placed, stillOpen] = await Promise.all([
+    writes.newOrders.length === 0 ? Promise.resolve([]) : sql`
+      SELECT id::text AS id, account_id, sym, amount::text AS amount, limit_price::text AS limit
+      FROM orders WHERE id > ${read.idFloor}::bigint AND created_xact = ${identity.xid}::xid8
+      ORDER BY id`.execute(),
+    canceled.length === 0 ? Promise.resolve([]) : sql`
+      SELECT id FROM orders WHERE id = ANY(${pgArray(canceled)}::bigint[])
+      AND canceled_at IS NULL`.execute(),
+  ]);
+  const same = placed.length === writes.newOrders.length && stillOpen.length === 0 &&
+    writes.newOrders.every((order, i) => {
+      const row = placed[i]!;
+      return row.account_id === order.accountId && row.sym === order.sym &&
+        formatDecimal(decimalFromDatabase(row.amount as string)) === formatDecimal(order.amount) &&
+        formatDecimal(decimalFromDatabase(row.limit as string)) === formatDecimal(order.limit);
+    });
+  if (!same) {
+    throw new OutcomeUnknownError(
+      `transaction ${identity.xid} is committed but its writes are not this batch's`,
+    );
+  }
+  return placed.map((row) => BigInt(row.id as string));
 }
 
 /** The answers of a committed batch. */

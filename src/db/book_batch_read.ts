@@ -7,7 +7,8 @@
 import { type BatchOp, type CancelTarget } from "../exchange/book_batch.ts";
 import { type Decimal, decimalFromDatabase, formatDecimal } from "../exchange/decimal.ts";
 import type { RestingOrder, Side } from "../exchange/matching.ts";
-import type { ReservedSql } from "./database.ts";
+import type { Sql } from "./database.ts";
+import { pgArray } from "./pg_array.ts";
 import { type ExecutionView, executionView } from "./orders.ts";
 
 /** Resting orders read per side in round trip 1, before those the batch's orders add. */
@@ -36,12 +37,14 @@ export interface ReadState {
     cancelTargets: Map<bigint, CancelTarget>;
   };
   now: string;
+  /** Every order id drawn after round trip 1 is larger: where to look for the batch's orders. */
+  idFloor: string;
   /** Stored executions of the orders named by cancels, oldest first. */
   storedExecutions: Map<bigint, ExecutionView[]>;
 }
 
 export async function readUnderLock(
-  tx: ReservedSql,
+  tx: Sql,
   ops: readonly BatchOp[],
   lockFirst: readonly string[],
 ): Promise<ReadState> {
@@ -77,18 +80,24 @@ export async function readUnderLock(
   const [symbolRows, balanceRows, positionRows, sellRows, buyRows, targetRows, executionRows] =
     await Promise.all([
       // Level 1 of the global lock order: the books, ascending, in one statement.
-      tx`SELECT sym, floor(extract(epoch FROM now()))::bigint AS now
-         FROM symbols WHERE sym = ANY(${syms}::text[])
+      // It also reads the order id sequence's position: where an in-doubt COMMIT's resolution
+      // looks for this batch's orders (book_batch.ts).
+      // (A scalar subquery: a sequence in the FROM list of a FOR UPDATE cannot be row-marked.)
+      tx`SELECT sym, floor(extract(epoch FROM now()))::bigint AS now,
+                (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END
+                 FROM order_ids)::text AS id_floor
+         FROM symbols WHERE sym = ANY(${pgArray(syms)}::text[])
          ORDER BY sym COLLATE "C" FOR UPDATE`.execute(),
       buyers.size === 0 && lockFirst.length === 0
         ? empty
         : lockFirst.length === 0
-        ? tx`SELECT id, balance FROM accounts WHERE id = ANY(${[...buyers]}::text[])`.execute()
-        : tx`SELECT id, balance FROM accounts WHERE id = ANY(${lockIds}::text[])
+        ? tx`SELECT id, balance FROM accounts WHERE id = ANY(${pgArray([...buyers])}::text[])`
+          .execute()
+        : tx`SELECT id, balance FROM accounts WHERE id = ANY(${pgArray(lockIds)}::text[])
              ORDER BY id COLLATE "C" FOR UPDATE`.execute(),
       sellers.length === 0 ? empty : tx`SELECT p.account_id, p.sym, p.shares
-             FROM unnest(${sellers.map(([id]) => id)}::text[],
-                         ${sellers.map(([, sym]) => sym)}::text[]) AS s(account_id, sym)
+             FROM unnest(${pgArray(sellers.map(([id]) => id))}::text[],
+                         ${pgArray(sellers.map(([, sym]) => sym))}::text[]) AS s(account_id, sym)
              JOIN positions AS p ON p.account_id = s.account_id AND p.sym = s.sym`.execute(),
       sellPages.syms.length === 0
         ? empty
@@ -99,12 +108,12 @@ export async function readUnderLock(
       cancelIds.length === 0
         ? empty
         : tx`SELECT id, sym, account_id, amount, limit_price, open_shares FROM orders
-             WHERE id = ANY(${cancelIds}::bigint[])`.execute(),
+             WHERE id = ANY(${pgArray(cancelIds)}::bigint[])`.execute(),
       cancelIds.length === 0
         ? empty
         : tx`SELECT buy_order_id, sell_order_id, shares, price, executed_at FROM executions
-             WHERE buy_order_id = ANY(${cancelIds}::bigint[])
-                OR sell_order_id = ANY(${cancelIds}::bigint[])
+             WHERE buy_order_id = ANY(${pgArray(cancelIds)}::bigint[])
+                OR sell_order_id = ANY(${pgArray(cancelIds)}::bigint[])
              ORDER BY id`.execute(),
     ]);
   const books = new Map<string, ReadBook>();
@@ -171,6 +180,7 @@ export async function readUnderLock(
   return {
     input: { ops, books, balances, cancelTargets },
     now: symbolRows.length > 0 ? String(symbolRows[0]!.now) : "0",
+    idFloor: symbolRows.length > 0 ? symbolRows[0]!.id_floor as string : "0",
     storedExecutions,
   };
 }
@@ -184,7 +194,7 @@ function firstPageSize(orders: number): number {
 }
 
 /** Reads the page after the last row read of one side of `sym`, twice as large as the last one. */
-export async function readNextPage(tx: ReservedSql, read: ReadState, sym: string, which: Side) {
+export async function readNextPage(tx: Sql, read: ReadState, sym: string, which: Side) {
   const book = read.input.books.get(sym)!;
   const stored = which === "buy" ? book.buys : book.sells;
   const size = Math.min(
@@ -199,32 +209,37 @@ export async function readNextPage(tx: ReservedSql, read: ReadState, sym: string
 
 /**
  * The first page of one side of several books, in one statement: per book, its best `size` rows
- * in priority order (a LATERAL per book walks that book's partial index). Not `FOR UPDATE`: the
- * symbol locks exclude every other writer of these books, and a row lock per page row cost a WAL
- * record and a dirtied page each (WAL per order 1.9-2.6 kB with them, 1.2 kB without, measured on
- * the one-order path).
+ * in priority order (a LATERAL per book walks that book's partial index); the outer ORDER BY
+ * states that order instead of trusting the plan to keep it. Not `FOR UPDATE`: the symbol locks
+ * exclude every other writer of these books, and a row lock per page row cost a WAL record and a
+ * dirtied page each (WAL per order 1.9-2.6 kB with them, 1.2 kB without, measured on the
+ * one-order path).
  */
-function firstPages(tx: ReservedSql, which: Side, syms: string[], sizes: number[]) {
+function firstPages(tx: Sql, which: Side, syms: string[], sizes: number[]) {
   if (which === "sell") {
     return tx`
       SELECT o.sym, o.id, o.account_id, o.open_shares, o.limit_price
-      FROM unnest(${syms}::text[], ${sizes}::int[]) AS b(sym, size)
+      FROM unnest(${pgArray(syms)}::text[], ${pgArray(sizes)}::int[])
+           WITH ORDINALITY AS b(sym, size, n)
       CROSS JOIN LATERAL (
         SELECT sym, id, account_id, open_shares, limit_price FROM orders
         WHERE sym = b.sym AND amount < 0 AND open_shares > 0
         ORDER BY limit_price, id
         LIMIT b.size
-      ) AS o`;
+      ) AS o
+      ORDER BY b.n, o.limit_price, o.id`;
   }
   return tx`
     SELECT o.sym, o.id, o.account_id, o.open_shares, o.limit_price
-    FROM unnest(${syms}::text[], ${sizes}::int[]) AS b(sym, size)
+    FROM unnest(${pgArray(syms)}::text[], ${pgArray(sizes)}::int[])
+         WITH ORDINALITY AS b(sym, size, n)
     CROSS JOIN LATERAL (
       SELECT sym, id, account_id, open_shares, limit_price FROM orders
       WHERE sym = b.sym AND amount > 0 AND open_shares > 0
       ORDER BY limit_price DESC, id
       LIMIT b.size
-    ) AS o`;
+    ) AS o
+    ORDER BY b.n, o.limit_price DESC, o.id`;
 }
 
 function toRestingOrder(row: Record<string, unknown>): RestingOrder {
@@ -238,7 +253,7 @@ function toRestingOrder(row: Record<string, unknown>): RestingOrder {
 
 /** A further page of one side of a book, in priority order, after `after` (keyset pagination). */
 function bookPage(
-  tx: ReservedSql,
+  tx: Sql,
   sym: string,
   which: Side,
   after: RestingOrder | undefined,

@@ -1,11 +1,11 @@
 /**
- * The one bounded connection pool of a server process, plus where it came from.
- *
- * postgres.js keeps at most `max` connections and queues queries beyond that, so the server
- * never opens more connections than configured however many clients arrive.
+ * Opening the database of a server process: its bounded pool of leased connections (the server
+ * never opens more than `--pool-size` however many clients arrive), a lazy pool for tools, the
+ * embedded cluster when no URL is given, and every session setting in one place.
  */
 import postgres from "postgres";
 import type { DatabaseConfig } from "../config.ts";
+import { AcquireTimeoutError, ConnectionPool } from "./connection_pool.ts";
 import { EmbeddedPostgres } from "./embedded_postgres.ts";
 import { clusterTarget, type SocketTarget } from "./embedded_target.ts";
 
@@ -13,18 +13,32 @@ import { clusterTarget, type SocketTarget } from "./embedded_target.ts";
 export const SCHEMA = "exchange";
 
 export type Sql = postgres.Sql;
+/** A connection of the tools pool reserved whole (tests hold locks with it). */
 export type ReservedSql = postgres.ReservedSql;
 
-/** A pool and its settings. */
+/**
+ * The database of a server process: the order path's leased connections, plus where it came from.
+ *
+ * Two kinds of connection, kept apart on purpose:
+ * - `pool`: the server's own bounded pool of single-connection leases (connection_pool.ts). Every
+ *   transaction and every read the server makes for a client runs on it, with a deadline.
+ * - `sql`: a plain postgres.js pool for tools and tests (audits, fixtures, migrations' callers),
+ *   which connects lazily: a server process that never uses it opens no connection for it.
+ */
 export interface Database {
+  readonly pool: ConnectionPool;
   readonly sql: Sql;
   /** Where the data lives, for the start-up line ("embedded PostgreSQL in .data"). */
   readonly description: string;
   /** The embedded cluster, when this process started one. */
   readonly embedded: EmbeddedPostgres | undefined;
   readonly retriesMax: number;
-  /** Longest wait for a free pool connection ({@link reserveConnection}). */
+  /** Longest wait for a free pool connection. */
   readonly acquireTimeoutMs: number;
+  /** Longest an operation may take in all, from reaching the database layer to its answer. */
+  readonly operationTimeoutMs: number;
+  /** The part of `operationTimeoutMs` kept for finding out what an unanswered COMMIT did. */
+  readonly commitResolveMs: number;
   /**
    * Closes every pool connection now, abandoning the work on them: PostgreSQL rolls back their
    * transactions, and what is still queued fails as unavailable. For the end of a shutdown grace.
@@ -34,87 +48,48 @@ export interface Database {
   close(options?: { stopEmbedded?: boolean }): Promise<void>;
 }
 
-/** No pool connection became free within the acquire timeout. */
-export class AcquireTimeoutError extends Error {
-  override name = "AcquireTimeoutError";
-  /** Classified as unavailable by errors.ts, like the driver's own connection codes. */
-  readonly code = "ACQUIRE_TIMEOUT";
-}
-
-/**
- * A reservation not granted after this long is asked for a second time. postgres.js 3.4.7 (and
- * 3.4.9) loses a reservation that waits in its queue while a pool connection closes: the closing
- * connection takes it, reconnects, and never hands it over (index.js `onclose` passes it to
- * `connect(c, query)`; the reconnect's ReadyForQuery drops a reserve request). Reproduced with a
- * reserved connection whose backend was terminated: the next reservation hung in 7 of 15 tries,
- * and the batch tests' killed-batch case then waited out the acquire timeout now and then. The
- * second request, made after the close, is served normally; the first grant wins and the other
- * is given back. Under a busy pool a waiter only queues twice.
- */
-const RESERVE_RETRY_MS = 250;
-
-/**
- * Reserves a pool connection for a transaction, waiting at most `db.acquireTimeoutMs`
- * (postgres.js's `reserve()` would wait in its queue forever). A reservation granted after the
- * timeout is released at once.
- */
-export async function reserveConnection(db: Database): Promise<ReservedSql> {
-  const requests = [db.sql.reserve()];
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let retryTimer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new AcquireTimeoutError(
-            `No database connection became free within ${db.acquireTimeoutMs} ms`,
-          ),
-        ),
-      db.acquireTimeoutMs,
-    );
-  });
-  // Asked for once more after a while: see RESERVE_RETRY_MS.
-  const retried = new Promise<ReservedSql>((resolve, reject) => {
-    retryTimer = setTimeout(() => {
-      const again = db.sql.reserve();
-      requests.push(again);
-      again.then(resolve, reject);
-    }, RESERVE_RETRY_MS);
-  });
-  try {
-    const granted = await Promise.race([requests[0]!, retried, expired]);
-    // The other request, if any, is given back as soon as it is granted.
-    for (const request of requests) {
-      request.then((tx) => tx !== granted && tx.release(), () => {});
-    }
-    return granted;
-  } catch (error) {
-    // postgres.js cannot take a request back out of its queue: give the connection back
-    // as soon as it is granted (or observe the failure, so that nothing goes unhandled).
-    for (const request of requests) {
-      request.then((tx) => tx.release(), () => {});
-    }
-    throw error;
-  } finally {
-    clearTimeout(timer);
-    clearTimeout(retryTimer);
-  }
-}
+export { AcquireTimeoutError };
 
 /** Connection target: a URL, or an embedded cluster's socket. */
 export type Target = { kind: "url"; url: string } | SocketTarget;
 
+/**
+ * How often an idle-looking backend checks that its client is still there while it runs a
+ * statement or waits for a lock (PostgreSQL 14+, `client_connection_check_interval`): a backend
+ * whose client went away (a destroyed connection, a crashed server process) stops within this
+ * long instead of holding its book locks until a timeout.
+ */
+const CLIENT_CHECK_INTERVAL_MS = 1000;
+
+/** How a pool of the server process differs from a tools pool. */
+export interface PoolRole {
+  /** The driver's close event of each connection (the leased pool's one source of truth). */
+  onclose?: () => void;
+  /**
+   * Fetch the server's array types on connect (postgres.js `fetch_types`). Off in the server
+   * process: see pg_array.ts (an unawaited driver query that could end the process when a
+   * backend was terminated while it ran); its statements send arrays as literals. On for tools
+   * and tests, which pass JavaScript arrays, and because postgres.js 3.4.9 never grants a
+   * `reserve()` made on a fresh connection without it (its ReadyForQuery path drops the request).
+   */
+  fetchTypes?: boolean;
+}
+
 /** Opens a pool to `target`, with `search_path` set to the exchange schema. */
-export function openPool(target: Target, config: DatabaseConfig, applicationName: string): Sql {
+export function openPool(
+  target: Target,
+  config: DatabaseConfig,
+  applicationName: string,
+  role: PoolRole = {},
+): Sql {
   const options = {
     max: config.poolSize,
+    fetch_types: role.fetchTypes ?? true,
+    ...(role.onclose === undefined ? {} : { onclose: role.onclose }),
     connect_timeout: Math.max(1, Math.ceil(config.connectTimeoutMs / 1000)),
-    // Pool connections stay open; the pool is bounded by `max`. postgres.js 3.4.7 reopens a
-    // connection that closed on its own (idle timeout, or the default lifetime of 30-60 min)
-    // with setTimeout(connect, closedAt + backoff - now): negative once the connection has been
-    // closed longer than its backoff, which Deno reports as a TimeoutNegativeWarning in the
-    // server's log (fixed upstream in 3.4.8 with Math.max(0, ...)). Connections that never
-    // close on their own never take that path in normal operation.
+    // Pool connections stay open; the pool is bounded by `max`. (postgres.js before 3.4.8
+    // reopened a connection that closed on its own with a negative timer, a
+    // TimeoutNegativeWarning in the log; the leased pool never lets the driver reconnect.)
     idle_timeout: 0, // 0: no timer (postgres.js)
     max_lifetime: 0,
     onnotice: () => {},
@@ -124,6 +99,7 @@ export function openPool(target: Target, config: DatabaseConfig, applicationName
       statement_timeout: config.statementTimeoutMs,
       lock_timeout: config.lockTimeoutMs,
       idle_in_transaction_session_timeout: config.idleInTransactionTimeoutMs,
+      client_connection_check_interval: CLIENT_CHECK_INTERVAL_MS,
       // Every statement of the exchange is a keyed lookup or write whose best plan does not
       // depend on the values, so plan once per connection. With the default ("auto") PostgreSQL
       // kept re-planning the statements inside the apply function on every call: planning was
@@ -180,8 +156,13 @@ export async function openDatabase(
   },
 ): Promise<Database> {
   if (config.url !== undefined) {
-    const sql = openPool({ kind: "url", url: config.url }, config, options.applicationName);
-    return makeDatabase(sql, `PostgreSQL at ${redactUrl(config.url)}`, undefined, config);
+    return makeDatabase(
+      { kind: "url", url: config.url },
+      config,
+      options.applicationName,
+      `PostgreSQL at ${redactUrl(config.url)}`,
+      undefined,
+    );
   }
   const embedded = await EmbeddedPostgres.start({
     dataDir: config.dataDir,
@@ -198,34 +179,49 @@ export async function openDatabase(
     }
     throw error;
   }
-  const sql = openPool(target, config, options.applicationName);
   const where = embedded.location.relocated
     ? `${embedded.location.home} (for ${config.dataDir})`
     : config.dataDir;
-  return makeDatabase(sql, `embedded PostgreSQL 18 in ${where}`, embedded, config);
+  return makeDatabase(
+    target,
+    config,
+    options.applicationName,
+    `embedded PostgreSQL 18 in ${where}`,
+    embedded,
+  );
 }
 
 /**
- * A {@link Database} over an open pool; `close()` also stops `embedded` when given (the process
- * that started a cluster owns it).
+ * A {@link Database} on `target`: the server's leased pool and a lazy tools pool; `close()` also
+ * stops `embedded` when given (the process that started a cluster owns it).
  */
 export function makeDatabase(
-  sql: Sql,
+  target: Target,
+  config: DatabaseConfig,
+  applicationName: string,
   description: string,
   embedded: EmbeddedPostgres | undefined,
-  config: DatabaseConfig,
 ): Database {
+  const sql = openPool(target, config, `${applicationName}-tools`);
+  const pool = new ConnectionPool({
+    size: config.poolSize,
+    open: (onClose) =>
+      openPool(target, { ...config, poolSize: 1 }, applicationName, { onclose: onClose }),
+  });
   return {
+    pool,
     sql,
     description,
     embedded,
     retriesMax: config.retriesMax,
     acquireTimeoutMs: config.acquireTimeoutMs,
+    operationTimeoutMs: config.operationTimeoutMs,
+    commitResolveMs: config.commitResolveMs,
     async abandon() {
-      await sql.end({ timeout: 0 });
+      await Promise.all([pool.abandon(), sql.end({ timeout: 0 })]);
     },
     async close(closeOptions = {}) {
-      await sql.end({ timeout: 5 });
+      await Promise.all([pool.end(5), sql.end({ timeout: 5 })]);
       if (embedded !== undefined && closeOptions.stopEmbedded !== false) {
         await embedded.stop();
       }

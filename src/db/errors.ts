@@ -16,7 +16,9 @@ const UNAVAILABLE_CODES = new Set([
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
   "CONNECT_TIMEOUT",
-  "ACQUIRE_TIMEOUT", // no pool connection became free in time (database.ts)
+  "ACQUIRE_TIMEOUT", // no pool connection became free in time (connection_pool.ts)
+  "CONNECTION_LOST", // the leased connection closed (connection_pool.ts)
+  "DEADLINE_EXCEEDED", // the database did not answer before the operation's deadline
   "ECONNREFUSED",
   "ECONNRESET",
   "ENOENT", // Unix socket file missing while PostgreSQL is down

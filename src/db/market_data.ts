@@ -173,5 +173,5 @@ export function openMarketDataPool(
   const target: Target = config.url !== undefined
     ? { kind: "url", url: config.url }
     : clusterTarget(db.embedded!.location);
-  return openPool(target, { ...config, poolSize }, applicationName);
+  return openPool(target, { ...config, poolSize }, applicationName, { fetchTypes: false });
 }

@@ -4,7 +4,7 @@
  * statement) and by the stress run's comparison of query answers with the database.
  */
 import { type Decimal, decimalFromDatabase } from "../exchange/decimal.ts";
-import type { ReservedSql, Sql } from "./database.ts";
+import type { Sql } from "./database.ts";
 
 /**
  * Two common table expressions: `fills` (every execution once per order it fills) and
@@ -31,7 +31,7 @@ export interface OrderShares {
 }
 
 /** Every order's open, canceled and executed shares and its number of fills, by order id. */
-export async function readOrderShares(sql: Sql | ReservedSql): Promise<Map<string, OrderShares>> {
+export async function readOrderShares(sql: Sql): Promise<Map<string, OrderShares>> {
   const rows = await sql.unsafe(`
     WITH ${EXECUTED_PER_ORDER_CTES}
     SELECT o.id::text AS id, o.open_shares::text AS open, o.canceled_shares::text AS canceled,

@@ -11,6 +11,7 @@ import {
   isPositive,
 } from "../exchange/decimal.ts";
 import type { Sql } from "./database.ts";
+import { pgArray } from "./pg_array.ts";
 
 /** An execution as an `<executed>` answer shows it. */
 export interface ExecutionView {
@@ -56,8 +57,8 @@ export async function readStatuses(
   const rows = await sql`
     SELECT o.id, o.account_id, o.open_shares, o.canceled_shares, o.canceled_at,
            e.shares, e.price, e.executed_at
-    FROM unnest(${unique.map((r) => r.orderId)}::bigint[],
-                ${unique.map((r) => r.accountId)}::text[]) AS q(id, account_id)
+    FROM unnest(${pgArray(unique.map((r) => r.orderId))}::bigint[],
+                ${pgArray(unique.map((r) => r.accountId))}::text[]) AS q(id, account_id)
     JOIN orders AS o ON o.id = q.id AND o.account_id = q.account_id
     LEFT JOIN LATERAL (
       SELECT x.id, x.shares, x.price, x.executed_at FROM executions AS x

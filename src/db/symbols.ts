@@ -8,7 +8,8 @@ import { done, inTransaction, type Outcome, refused } from "./transaction.ts";
  * Creates `sym` if new and adds `shares` of it to the account's position.
  * Locks (global order): the symbol row (level 1) by the upsert, then the account (level 3),
  * then the position (level 4) by its upsert.
- * Round trips: 1 (BEGIN, symbol upsert, account lock and check, position upsert, COMMIT).
+ * Round trips: 2 (BEGIN, the helper's identity read, symbol upsert, account lock and check,
+ * position upsert; then COMMIT once the transaction's id is known, see transaction.ts).
  */
 export function mintShares(
   db: Database,
@@ -44,7 +45,7 @@ export function mintShares(
 
 /**
  * Creates `sym` with no shares, for a `<symbol>` element that lists no accounts.
- * Round trips: 1.
+ * Round trips: 2.
  */
 export function declareSymbol(db: Database, sym: string): Promise<Outcome<void>> {
   return inTransaction(db, (tx) =>

@@ -37,6 +37,7 @@ const METRICS_OBSERVER: EngineObserver = {
     }
   },
   retry: () => metrics.retry(),
+  failure: () => metrics.unhandled(),
 };
 
 /** Defaults for tests and tools that build a service without a full configuration. */

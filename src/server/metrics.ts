@@ -7,10 +7,12 @@
  * prom-client's AggregatorRegistry (counters and histograms add up; the gauges here are sums by
  * nature: open connections, pool connections in use).
  *
- * The db layer does not call it: what the transaction helper counts (retries, connections in
- * use) is read from `transactionStats` when `/metrics` is scraped.
+ * The db layer does not call it: what the transaction helper and the connection pool count
+ * (retries, connections in use, connections destroyed, COMMITs in doubt) is read from
+ * `transactionStats` and `poolStats` when `/metrics` is scraped.
  */
 import client from "prom-client";
+import { poolStats } from "../db/connection_pool.ts";
 import { transactionStats } from "../db/transaction.ts";
 import { add, type Decimal, formatDecimal, parseDecimal, ZERO } from "../exchange/decimal.ts";
 
@@ -53,6 +55,7 @@ export class ExchangeMetrics {
   readonly #retries: client.Counter;
   readonly #poolInUse: client.Gauge;
   readonly #batchSize: client.Histogram;
+  readonly #unhandled: client.Counter;
   readonly #httpRequests: client.Counter<"route" | "status">;
   /** Shares traded, summed exactly; the exported counter is this value as a float. */
   readonly #traded: { sum: Decimal } = { sum: ZERO };
@@ -130,6 +133,37 @@ export class ExchangeMetrics {
         this.set(transactionStats.inUse);
       },
     });
+    new client.Counter({
+      name: "exchange_db_connections_destroyed_total",
+      help: "Database connections destroyed while lent to an operation: `closed` (terminated " +
+        "backend, reset network, stopped server) or `deadline` (no answer in time)",
+      labelNames: ["reason"],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ reason: "closed" }, poolStats.closedUnderLease);
+        this.inc({ reason: "deadline" }, poolStats.expired);
+      },
+    });
+    new client.Counter({
+      name: "exchange_db_commits_in_doubt_total",
+      help: "COMMITs whose answer was lost with their connection, by what PostgreSQL said " +
+        "happened: committed, aborted, or unknown (not asked in time: answered `Outcome unknown`)",
+      labelNames: ["resolution"],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ resolution: "committed" }, transactionStats.inDoubtCommitted);
+        this.inc({ resolution: "aborted" }, transactionStats.inDoubtAborted);
+        this.inc({ resolution: "unknown" }, transactionStats.inDoubtUnknown);
+      },
+    });
+    this.#unhandled = new client.Counter({
+      name: "exchange_unhandled_errors_total",
+      help: "Errors that reached the last-resort handler (a stray rejection, an uncaught " +
+        "exception, a failing observer): each is a bug, logged with its stack",
+      registers,
+    });
     this.#batchSize = new client.Histogram({
       name: "exchange_order_batch_size",
       help: "Orders and cancels per order-engine batch (one transaction of one book)",
@@ -190,6 +224,11 @@ export class ExchangeMetrics {
   }
 
   /** The order engine runs a batch again because another book changed a balance it read. */
+  /** An error reached the last-resort handler. */
+  unhandled(): void {
+    this.#unhandled.inc();
+  }
+
   retry(): void {
     this.#staleReruns.count++;
   }

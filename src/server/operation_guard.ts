@@ -5,12 +5,13 @@
  */
 import { AssertionError } from "../exchange/assert.ts";
 import { errorCode, isRetryable, isStaleBalance, isTimeout, isUnavailable } from "../db/errors.ts";
-import { CommittedAnswerError } from "../db/transaction.ts";
+import { CommittedAnswerError, OutcomeUnknownError } from "../db/transaction.ts";
 import {
   errorAnswer,
   INTERNAL_ERROR,
   INTERNAL_ERROR_COMMITTED,
   KEPT_CONFLICTING,
+  OUTCOME_UNKNOWN,
   type Pairs,
   SERVICE_UNAVAILABLE,
   TIMED_OUT,
@@ -61,6 +62,12 @@ export function failureMessage(
   if (isUnavailable(error)) {
     state.unavailable = true;
     return SERVICE_UNAVAILABLE;
+  }
+  if (error instanceof OutcomeUnknownError) {
+    log(`operation in doubt: ${error.message}`);
+    // The database stopped answering: the rest of the request is not tried.
+    state.unavailable = true;
+    return OUTCOME_UNKNOWN;
   }
   if (isTimeout(error)) {
     return TIMED_OUT;

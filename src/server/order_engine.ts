@@ -22,17 +22,27 @@
  *
  * Failures: a deadlock or serialization failure reruns the batch (the transaction helper); a
  * balance changed by another transaction between read and lock reruns it with those accounts
- * locked first; any other error (a CHECK violation: our own bug) runs the batch's operations
- * again one per transaction, in arrival order, so that one bad operation never takes its
- * neighbours down. A database that cannot be reached fails the whole batch: its operations are
- * answered with the error and never retried (a COMMIT may have been in flight).
+ * locked first; a statement that fails on a live connection for any other reason (a CHECK
+ * violation: our own bug) runs the batch's operations again one per transaction, in arrival
+ * order, so that one bad operation never takes its neighbours down. A batch whose COMMIT was
+ * sent is never run again nor split: the helper answers it from what PostgreSQL says happened
+ * (committed, aborted, or in doubt past the resolve deadline), and a failure after it committed
+ * (building answers, an observer) never turns into a rerun. A database that cannot be reached
+ * fails the whole batch: its operations are answered unavailable (nothing happened).
+ *
+ * Deadlines: every operation must be answered within `operationTimeoutMs` of reaching the
+ * engine. A batch's work must be done by the earliest deadline of its operations less the
+ * commit-resolve reserve; an operation that waited in its queue past that is answered
+ * unavailable without running.
  */
 import { assert } from "../exchange/assert.ts";
 import type { BatchOp } from "../exchange/book_batch.ts";
 import type { BatchOpOutcome, BatchReport } from "../db/book_batch.ts";
 import { runBookBatch } from "../db/book_batch.ts";
 import type { Database } from "../db/database.ts";
+import { DeadlineError } from "../db/connection_pool.ts";
 import { isRetryable, isStaleBalance, isTimeout, isUnavailable } from "../db/errors.ts";
+import { CommittedAnswerError, OutcomeUnknownError } from "../db/transaction.ts";
 
 /** What an operation submitted to the engine gets back. */
 export type EngineAnswer = BatchOpOutcome | { readonly kind: "failed"; readonly error: unknown };
@@ -42,6 +52,8 @@ export interface EngineObserver {
   batch?(size: number): void;
   fills?(report: BatchReport): void;
   retry?(): void;
+  /** An observer or other bookkeeping threw: logged and counted, never allowed to change answers. */
+  failure?(error: unknown): void;
 }
 
 export interface OrderEngineOptions {
@@ -58,14 +70,19 @@ export interface OrderEngineOptions {
 interface Pending {
   readonly op: BatchOp;
   readonly resolve: (answer: EngineAnswer) => void;
+  /** When it must be answered by (a `performance.now()` time). */
+  readonly deadline: number;
 }
 
-/** A batch being run: its operations, its books, and since when it waits for its book locks. */
+/**
+ * A batch being run: its operations, its books, and since when its current attempt has waited
+ * for a connection and its book locks (set again as every attempt starts).
+ */
 interface RunningBatch {
   readonly items: readonly Pending[];
   readonly books: ReadonlySet<string>;
-  /** When it started to wait for its book locks; undefined once it holds them. */
-  lockWaitSince: number | undefined;
+  /** When its current attempt started waiting; undefined once it holds its book locks. */
+  waitingSince: number | undefined;
 }
 
 /** Counts of what the engine did, for the benchmark, the stress test and tests. */
@@ -107,7 +124,7 @@ export class OrderEngine {
   /** Queues `op` on its book; resolves once the batch holding it has committed. */
   submit(op: BatchOp): Promise<EngineAnswer> {
     return new Promise((resolve) => {
-      const pending = { op, resolve };
+      const pending = { op, resolve, deadline: performance.now() + this.#db.operationTimeoutMs };
       this.#arrival.set(pending, this.#arrivals++);
       const queue = this.#queues.get(op.sym);
       if (queue === undefined) {
@@ -153,10 +170,10 @@ export class OrderEngine {
     // Only beside batches that are all stuck waiting for their book locks.
     let newest = 0;
     for (const batch of this.#running) {
-      if (batch.lockWaitSince === undefined) {
+      if (batch.waitingSince === undefined) {
         return false;
       }
-      newest = Math.max(newest, batch.lockWaitSince);
+      newest = Math.max(newest, batch.waitingSince);
     }
     const now = performance.now();
     if (now - newest >= this.#options.batchLockWaitMs) {
@@ -181,11 +198,19 @@ export class OrderEngine {
       const batch: RunningBatch = {
         items,
         books: new Set(items.map((item) => item.op.sym)),
-        lockWaitSince: performance.now(),
+        waitingSince: performance.now(),
       };
       this.#running.add(batch);
-      this.#runBatch(items, () => {
-        batch.lockWaitSince = undefined;
+      this.#runBatch(items, {
+        onAttempt: () => {
+          batch.waitingSince = performance.now();
+          // The attempt may get stuck like the first: look again once it could count as stuck
+          // (after this call returns: the engine is not re-entered from inside a start).
+          queueMicrotask(() => this.#startBatches());
+        },
+        onLocked: () => {
+          batch.waitingSince = undefined;
+        },
       }).catch((error) => {
         // #runBatch answers every operation itself; reaching here is a bug in it.
         this.#options.log(`order engine: batch failed: ${(error as Error)?.stack ?? error}`);
@@ -234,16 +259,39 @@ export class OrderEngine {
     return batch;
   }
 
-  async #runBatch(batch: readonly Pending[], onLocked: () => void): Promise<void> {
+  async #runBatch(all: readonly Pending[], hooks: AttemptHooks): Promise<void> {
+    // Operations that waited in their queue past their deadline are answered without running:
+    // nothing of them happened, and running them could not be answered in time.
+    const now = performance.now();
+    const reserve = this.#db.commitResolveMs;
+    const batch: Pending[] = [];
+    for (const item of all) {
+      if (item.deadline - reserve <= now) {
+        item.resolve({
+          kind: "failed",
+          error: new DeadlineError("The operation waited too long for its book"),
+        });
+      } else {
+        batch.push(item);
+      }
+    }
+    if (batch.length === 0) {
+      return;
+    }
     this.stats.batches++;
     this.stats.operations += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
-    this.#options.observer?.batch?.(batch.length);
+    this.#observe(() => this.#options.observer?.batch?.(batch.length));
+    const resolveDeadline = Math.min(...batch.map((item) => item.deadline));
     let report: BatchReport;
     try {
-      report = await this.#attempt(batch.map((item) => item.op), onLocked);
+      report = await this.#attempt(batch.map((item) => item.op), {
+        ...hooks,
+        deadline: resolveDeadline - reserve,
+        resolveDeadline,
+      });
     } catch (error) {
-      if (batch.length > 1 && !isUnavailable(error) && !isRetryable(error) && !isTimeout(error)) {
+      if (batch.length > 1 && splittable(error)) {
         // Our own bug, or one bad operation: never let it take its neighbours down.
         this.stats.splitBatches++;
         this.#options.log(
@@ -251,7 +299,7 @@ export class OrderEngine {
             "running its operations one per transaction",
         );
         for (const item of batch) {
-          await this.#runBatch([item], onLocked);
+          await this.#runBatch([item], hooks);
         }
         return;
       }
@@ -260,19 +308,40 @@ export class OrderEngine {
       }
       return;
     }
-    this.#options.observer?.fills?.(report);
+    // Committed: answers first, then the bookkeeping, which must never change them.
     batch.forEach((item, index) => item.resolve(report.outcomes[index]!));
+    this.#observe(() => this.#options.observer?.fills?.(report));
+  }
+
+  /** Runs an observer; a throw is logged and counted, never passed on. */
+  #observe(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.#options.log(`order engine: observer failed: ${(error as Error)?.stack ?? error}`);
+      try {
+        this.#options.observer?.failure?.(error);
+      } catch {
+        // Counting failed too: the log line above is what is left.
+      }
+    }
   }
 
   /** One batch transaction, run again (bounded) while others keep changing a balance it read. */
-  async #attempt(ops: readonly BatchOp[], onLocked: () => void): Promise<BatchReport> {
+  async #attempt(
+    ops: readonly BatchOp[],
+    hooks: AttemptHooks & { deadline: number; resolveDeadline: number },
+  ): Promise<BatchReport> {
     let lockFirst: readonly string[] = [];
     for (let rerun = 0;; rerun++) {
       let decidedAccounts: readonly string[] = [];
       try {
         return await runBookBatch(this.#db, ops, {
           lockAccountsFirst: lockFirst,
-          onLocked,
+          deadline: hooks.deadline,
+          resolveDeadline: hooks.resolveDeadline,
+          onAttempt: hooks.onAttempt,
+          onLocked: hooks.onLocked,
           onDecided: (accounts) => {
             decidedAccounts = accounts;
           },
@@ -282,11 +351,31 @@ export class OrderEngine {
           throw error;
         }
         this.stats.staleReruns++;
-        this.#options.observer?.retry?.();
+        this.#observe(() => this.#options.observer?.retry?.());
         // Lock what this attempt needed right after the book locks next time: those balances
         // can then not change between read and apply.
         lockFirst = [...new Set([...lockFirst, ...decidedAccounts])];
       }
     }
   }
+}
+
+/** What a batch's attempts tell the engine: when each starts, and when it holds its book locks. */
+interface AttemptHooks {
+  onAttempt: () => void;
+  onLocked: () => void;
+}
+
+/**
+ * True if a failed batch may run again one operation per transaction: only when a statement
+ * failed on a live connection before anything could have committed, for a reason that one
+ * operation may cause (a CHECK violation, our own bug; or balances that kept changing under a
+ * large batch). Never after a COMMIT was sent (committed,
+ * or in doubt), and never for the database's own trouble, which would fail each one alike.
+ */
+function splittable(error: unknown): boolean {
+  if (error instanceof CommittedAnswerError || error instanceof OutcomeUnknownError) {
+    return false;
+  }
+  return !isUnavailable(error) && !isRetryable(error) && !isTimeout(error);
 }

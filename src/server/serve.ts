@@ -11,6 +11,8 @@ import {
   serveWorkerMetrics,
   type WorkerMetricsServer,
 } from "../http/worker_metrics.ts";
+import { installLastResort } from "./last_resort.ts";
+import { metrics } from "./metrics.ts";
 import { ExchangeService } from "./exchange_service.ts";
 import { httpDetail, type HttpSide, signalled, startHttpSide } from "./http_side.ts";
 import type { Logger } from "./logger.ts";
@@ -55,6 +57,7 @@ export async function serve(
   logger: Logger,
 ): Promise<void> {
   const log = (line: string) => logger.line(line);
+  installLastResort(log, () => metrics.unhandled());
   const db = await openDatabase(config.database, { applicationName: `exchange-${role}`, log });
   // A worker leaves the embedded cluster to the supervisor that started it.
   const ownsCluster = role === "single";

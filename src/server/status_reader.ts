@@ -6,6 +6,7 @@
  */
 import { type OrderStatus, readStatuses, statusKey, type StatusRequest } from "../db/orders.ts";
 import type { Database } from "../db/database.ts";
+import { withLease } from "../db/transaction.ts";
 
 export interface StatusReaderOptions {
   /** Status statements running at once (each holds a pool connection while it runs). */
@@ -53,7 +54,11 @@ export class StatusReader {
   async #run(group: readonly Waiting[]): Promise<void> {
     let statuses: Map<string, OrderStatus>;
     try {
-      statuses = await readStatuses(this.#db.sql, group.map((w) => w.request));
+      statuses = await withLease(
+        this.#db,
+        performance.now() + this.#db.operationTimeoutMs,
+        (sql) => readStatuses(sql, group.map((w) => w.request)),
+      );
     } catch (error) {
       for (const waiting of group) {
         waiting.reject(error);

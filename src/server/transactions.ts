@@ -16,6 +16,7 @@ import {
 import { accountExists } from "../db/accounts.ts";
 import type { Database } from "../db/database.ts";
 import { orderSymbol } from "../db/orders.ts";
+import { withLease } from "../db/transaction.ts";
 import {
   ACCOUNT_MISSING,
   EMPTY_TRANSACTIONS,
@@ -146,7 +147,11 @@ export class Transactions {
         : statusAnswer("status", echoed, status);
     }
     // A cancel joins the queue of its order's book; the order is read again under its lock.
-    const sym = await orderSymbol(this.#db.sql, accountId, orderId.value);
+    const sym = await withLease(
+      this.#db,
+      performance.now() + this.#db.operationTimeoutMs,
+      (sql) => orderSymbol(sql, accountId, orderId.value),
+    );
     if (sym === undefined) {
       return errorAnswer(echoed, UNKNOWN_ORDER);
     }

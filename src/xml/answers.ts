@@ -13,6 +13,14 @@ export type Pairs = ReadonlyArray<readonly [string, string]>;
 
 /** The database cannot be reached (or cannot serve now); nothing of the operation happened. */
 export const SERVICE_UNAVAILABLE = "Service unavailable: the database cannot be reached, try again";
+/**
+ * The connection to the database broke while the operation's COMMIT was in flight, and the
+ * database could not be asked what happened before the operation's deadline: it may or may not
+ * have taken effect. Never "nothing happened": the client looks before it retries.
+ */
+export const OUTCOME_UNKNOWN = "Outcome unknown: the database stopped answering while this " +
+  "operation was being committed; it may or may not have taken effect. Check (your open " +
+  "orders' status, your balance) before placing it again";
 /** statement_timeout canceled the operation's transaction. */
 export const TIMED_OUT = "Operation timed out in the database and was rolled back";
 /** Deadlocks, serialization failures or changed balances exhausted the reruns. */

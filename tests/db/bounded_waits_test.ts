@@ -5,7 +5,6 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { sendText } from "../../src/client/exchange_client.ts";
-import { reserveConnection } from "../../src/db/database.ts";
 import { isUnavailable } from "../../src/db/errors.ts";
 import { SERVICE_UNAVAILABLE } from "../../src/server/exchange_service.ts";
 import { freshDatabase, startTestServer } from "../support/harness.ts";
@@ -14,7 +13,7 @@ import { describe, results } from "../support/xml.ts";
 Deno.test("an operation that finds no free pool connection within the acquire timeout is answered unavailable", async () => {
   const server = await startTestServer({ database: { poolSize: 1, acquireTimeoutMs: 100 } });
   // The pool's only connection is taken, and stays taken until the answer has come.
-  const holder = await reserveConnection(server.db);
+  const holder = await server.db.pool.acquire(Infinity);
   try {
     const during = results(
       await sendText(server.port, `<create><account id="1" balance="1"/></create>`),
@@ -25,7 +24,7 @@ Deno.test("an operation that finds no free pool connection within the acquire ti
   } finally {
     holder.release();
   }
-  // The reservation granted after its timeout was given back: the pool serves again.
+  // The waiter left the queue at its deadline: the pool serves again.
   deepStrictEqual(
     results(await sendText(server.port, `<create><account id="1" balance="1"/></create>`))
       .map(describe),
@@ -34,15 +33,21 @@ Deno.test("an operation that finds no free pool connection within the acquire ti
   await server.close();
 });
 
-Deno.test("reserveConnection rejects with an unavailable error after the acquire timeout", async () => {
-  const db = await freshDatabase({ poolSize: 1, acquireTimeoutMs: 50 });
-  const holder = await reserveConnection(db);
+Deno.test("ConnectionPool.acquire rejects with an unavailable error at its deadline", async () => {
+  const db = await freshDatabase({ poolSize: 1 });
+  const holder = await db.pool.acquire(Infinity);
   try {
-    const error = await reserveConnection(db).then(() => undefined, (e) => e);
+    const error = await db.pool.acquire(performance.now() + 50).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     ok(error instanceof Error && isUnavailable(error), String(error));
+    strictEqual(db.pool.waiting(), 0, "the waiter left the queue");
     holder.release();
-    // The late reservation is handed back: the pool's one connection serves a query.
-    const [row] = await db.sql`SELECT 1 AS one`;
+    // The pool's one connection serves the next lease.
+    const lease = await db.pool.acquire(performance.now() + 5_000);
+    const [row] = await lease.sql`SELECT 1 AS one`;
+    lease.release();
     strictEqual(row!.one, 1);
   } finally {
     await db.close();
@@ -93,15 +98,15 @@ Deno.test("PostgreSQL ends a pool session left idle in a transaction, releasing 
   try {
     await db.sql`INSERT INTO accounts (id, balance, deposited) VALUES ('1', 0, 0)`;
     // A stalled holder: it locks the row and then does nothing.
-    const stalled = await reserveConnection(db);
+    const stalled = await db.sql.reserve();
     await stalled`BEGIN`;
     await stalled`SELECT id FROM accounts WHERE id = '1' FOR UPDATE`;
     // Another session wants the row; it gets it only because PostgreSQL ended the stalled one.
-    const other = await reserveConnection(db);
+    const other = await db.sql.reserve();
     const [row] = await other`SELECT id FROM accounts WHERE id = '1' FOR UPDATE`;
     strictEqual(row!.id, "1");
     other.release();
-    const gone = await stalled`SELECT 1`.then(() => undefined, (error) => error);
+    const gone = await stalled`SELECT 1`.then(() => undefined, (error: unknown) => error);
     ok(gone !== undefined, "the stalled session was ended");
     stalled.release();
   } finally {

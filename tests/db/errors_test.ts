@@ -40,8 +40,9 @@ Deno.test("a PostgreSQL refusing connections with 53300 (too many connections) i
   );
   const error = await sql`SELECT 1`.then(() => undefined, (e) => e);
   deepStrictEqual(error?.code, "53300", String(error));
+  await sql.end();
   const server = await startTestServer({
-    db: makeDatabase(sql, "limited", undefined, config),
+    db: makeDatabase({ ...pg.target(name), user: role }, config, "limited", "limited", undefined),
   });
   try {
     const answer = results(

@@ -5,7 +5,7 @@
  */
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { auditDatabase } from "../../src/db/audit.ts";
-import { type Database, makeDatabase, openPool } from "../../src/db/database.ts";
+import { type Database, makeDatabase } from "../../src/db/database.ts";
 import { done, inTransaction } from "../../src/db/transaction.ts";
 import { verifyStress } from "../support/stress/verify.ts";
 import { runStress } from "../support/stress/workload.ts";
@@ -28,8 +28,7 @@ async function databaseDefaulting(isolation: string): Promise<Database> {
   await setup.close();
   const { pg } = await testCluster();
   const config = testDatabaseConfig();
-  const sql = openPool(pg.target(name), config, "isolation");
-  return makeDatabase(sql, `test database ${name}`, undefined, config);
+  return makeDatabase(pg.target(name), config, "isolation", `test database ${name}`, undefined);
 }
 
 for (const isolation of ["serializable", "repeatable read"]) {

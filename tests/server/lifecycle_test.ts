@@ -2,6 +2,7 @@
  * The real server process: state across restarts, `--reset`, SIGTERM with requests in flight,
  * and crashes (kill -9 of the server, then of PostgreSQL too) that lose nothing acknowledged.
  */
+import { pgArray } from "../../src/db/pg_array.ts";
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { BinaryClient, sendText } from "../../src/client/exchange_client.ts";
 import { buildConfig } from "../../src/config.ts";
@@ -226,7 +227,9 @@ async function checkAcknowledged(
   try {
     const ids = [...acknowledged.keys()];
     const rows = await sql`SELECT id::text AS id, account_id, sym, amount::text AS amount,
-                                  limit_price::text AS limit FROM orders WHERE id = ANY(${ids}::bigint[])`;
+                                  limit_price::text AS limit FROM orders WHERE id = ANY(${
+      pgArray(ids)
+    }::bigint[])`;
     strictEqual(rows.length, ids.length, "every acknowledged order is in the database");
     for (const row of rows) {
       const expected = acknowledged.get(row.id)!;

@@ -3,7 +3,7 @@
  * removed at exit), a fresh migrated database per test, and an in-process server on a free port.
  */
 import { buildConfig, type DatabaseConfig, type Limits } from "../../src/config.ts";
-import { type Database, ensureDatabase, makeDatabase, openPool } from "../../src/db/database.ts";
+import { type Database, ensureDatabase, makeDatabase } from "../../src/db/database.ts";
 import { EmbeddedPostgres } from "../../src/db/embedded_postgres.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import { ExchangeService } from "../../src/server/exchange_service.ts";
@@ -48,13 +48,14 @@ export async function freshDatabase(overrides: Partial<DatabaseConfig> = {}): Pr
   const config = testDatabaseConfig(overrides);
   const name = `test_${Deno.pid}_${++databaseCounter}`;
   await ensureDatabase(pg.target("postgres"), name, config);
-  const sql = openPool(
+  // The test database does not own the shared cluster: closing it leaves the cluster running.
+  const db = makeDatabase(
     pg.target(name),
     config,
     "exchange-test",
+    `test database ${name}`,
+    undefined,
   );
-  // The test database does not own the shared cluster: closing it leaves the cluster running.
-  const db = makeDatabase(sql, `test database ${name}`, undefined, config);
   await migrate(db, { reset: false });
   return db;
 }

@@ -5,6 +5,7 @@
  * shares (executed + open + canceled = |amount|) and agrees with its database row and with the
  * `<canceled>` answer its cancel got. Run it at a quiet moment (after the load has stopped).
  */
+import { pgArray } from "../../../src/db/pg_array.ts";
 import { BinaryClient } from "../../../src/client/exchange_client.ts";
 import type { Sql } from "../../../src/db/database.ts";
 import { type OrderShares, readOrderShares } from "../../../src/db/order_shares.ts";
@@ -50,11 +51,11 @@ async function checkAcknowledgedInDatabase(
   const mismatched = await sql`
     SELECT e.id::text AS id, o.id IS NULL AS missing, o.account_id, o.sym,
            o.amount::text AS amount, o.limit_price::text AS limit_price
-    FROM unnest(${ids}::bigint[], ${orders.map((o) => o.account)}::text[],
-                ${orders.map((o) => o.sym)}::text[], ${orders.map((o) => o.amount)}::numeric[],
-                ${
-    orders.map((o) => o.limit)
-  }::numeric[]) AS e(id, account_id, sym, amount, limit_price)
+    FROM unnest(${pgArray(ids)}::bigint[], ${pgArray(orders.map((o) => o.account))}::text[],
+                ${pgArray(orders.map((o) => o.sym))}::text[],
+                ${pgArray(orders.map((o) => o.amount))}::numeric[],
+                ${pgArray(orders.map((o) => o.limit))}::numeric[])
+         AS e(id, account_id, sym, amount, limit_price)
     LEFT JOIN orders AS o ON o.id = e.id
     WHERE o.id IS NULL OR o.account_id <> e.account_id OR o.sym <> e.sym
        OR o.amount <> e.amount OR o.limit_price <> e.limit_price
@@ -69,7 +70,9 @@ async function checkAcknowledgedInDatabase(
       `account ${row.account_id}, ${row.sym}, amount ${row.amount}, limit ${row.limit_price}`;
   });
   const unacknowledged = await sql`
-    SELECT id::text AS id FROM orders WHERE NOT (id = ANY(${ids}::bigint[])) ORDER BY id LIMIT 20`;
+    SELECT id::text AS id FROM orders WHERE NOT (id = ANY(${
+    pgArray(ids)
+  }::bigint[])) ORDER BY id LIMIT 20`;
   for (const row of unacknowledged) {
     problems.push(`order ${row.id} exists in the database but no client was told it opened`);
   }

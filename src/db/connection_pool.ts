@@ -1,0 +1,350 @@
+/**
+ * The server's bounded pool of database connections, each one lent out whole as a {@link Lease}.
+ *
+ * Why not postgres.js's own pool and `reserve()`: a reserved connection whose backend died was
+ * not noticed by the driver (3.4.7 and 3.4.9): the next statement was written to a null socket
+ * from a timer (an uncaught TypeError that ended the process), a reservation waiting while a
+ * connection closed was lost, and a waiting reservation could not be taken back. Here every slot
+ * is a postgres.js instance holding at most ONE connection, so that:
+ * - a connection is known dead from its close event (postgres.js's `onclose`), not from an
+ *   error code: the lease holding it is marked lost at once, before any code waiting on its
+ *   statements runs again, and every later statement on it is refused without being sent;
+ * - a lost or expired connection is destroyed (never reused, never released into the pool), and
+ *   its slot opens a fresh instance on next use, so nothing can run on a reconnected session
+ *   that silently replaced the one holding a transaction's locks;
+ * - waits are ours: a waiter leaves the queue at its deadline, and a lease expires at its own
+ *   deadline (a silent network, a backend that never answers), which destroys the connection.
+ *
+ * For every statement the lease answers one question, whatever the driver does: is the session
+ * that ran the earlier statements still the one that will run this one? If not, nothing is sent.
+ */
+import type postgres from "postgres";
+
+export type Sql = postgres.Sql;
+
+/** The connection under a lease closed (backend terminated, network reset, server stopped). */
+export class ConnectionLostError extends Error {
+  override name = "ConnectionLostError";
+  /** Classified as unavailable by errors.ts. */
+  readonly code = "CONNECTION_LOST";
+}
+
+/** A lease outlived its deadline (a silent database or network): its connection was destroyed. */
+export class DeadlineError extends Error {
+  override name = "DeadlineError";
+  /** Classified as unavailable by errors.ts. */
+  readonly code = "DEADLINE_EXCEEDED";
+}
+
+/** No pool connection became free before the waiter's deadline. */
+export class AcquireTimeoutError extends Error {
+  override name = "AcquireTimeoutError";
+  /** Classified as unavailable by errors.ts, like the driver's own connection codes. */
+  readonly code = "ACQUIRE_TIMEOUT";
+}
+
+export interface ConnectionPoolOptions {
+  /** Connections at most (slots). */
+  size: number;
+  /**
+   * Opens a postgres.js instance with `max: 1` whose `onclose` option calls `onClose`: the one
+   * place the pool learns that a connection has gone.
+   */
+  open(onClose: () => void): Sql;
+}
+
+/**
+ * Counts of every pool of the process, for metrics (read at scrape time) and tests: connections
+ * destroyed because they closed under a lease, and because a lease outlived its deadline.
+ */
+export const poolStats = { closedUnderLease: 0, expired: 0 };
+
+interface Slot {
+  /** The slot's driver instance; undefined until first use and after it was destroyed. */
+  instance: Sql | undefined;
+  lease: Lease | undefined;
+}
+
+interface Waiter {
+  /** When the lease it is given expires. */
+  readonly deadline: number;
+  readonly resolve: (lease: Lease) => void;
+  readonly reject: (error: unknown) => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** A bounded pool of single-connection driver instances; see the file comment. */
+export class ConnectionPool {
+  readonly #options: ConnectionPoolOptions;
+  readonly #idle: Slot[] = [];
+  readonly #waiters: Waiter[] = [];
+  readonly #slots: Slot[] = [];
+  #ended = false;
+
+  constructor(options: ConnectionPoolOptions) {
+    if (!(options.size >= 1)) {
+      throw new RangeError(`Cannot make a pool of ${options.size} connections`);
+    }
+    this.#options = options;
+    for (let i = 0; i < options.size; i++) {
+      const slot: Slot = { instance: undefined, lease: undefined };
+      this.#slots.push(slot);
+      this.#idle.push(slot);
+    }
+  }
+
+  /** Connections lent out now. */
+  inUse(): number {
+    return this.#options.size - this.#idle.length;
+  }
+
+  /** Callers waiting for a connection. */
+  waiting(): number {
+    return this.#waiters.length;
+  }
+
+  /**
+   * Lends a connection until `release()`, waiting at most until `waitDeadline` (a
+   * `performance.now()` time) for one to become free; the lease expires at `leaseDeadline`.
+   */
+  acquire(waitDeadline: number, leaseDeadline = waitDeadline): Promise<Lease> {
+    if (this.#ended) {
+      return Promise.reject(new ConnectionLostError("The database pool is closed"));
+    }
+    const slot = this.#idle.pop();
+    if (slot !== undefined) {
+      return Promise.resolve(this.#lend(slot, leaseDeadline));
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { deadline: leaseDeadline, resolve, reject, timer: undefined };
+      const waitMs = Math.max(0, waitDeadline - performance.now());
+      waiter.timer = setTimeout(() => {
+        const index = this.#waiters.indexOf(waiter);
+        if (index >= 0) {
+          this.#waiters.splice(index, 1);
+        }
+        reject(
+          new AcquireTimeoutError(
+            `No database connection became free within ${Math.round(waitMs)} ms`,
+          ),
+        );
+      }, waitMs);
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Closes every connection politely (waiting up to `timeoutSeconds` for running statements). */
+  async end(timeoutSeconds: number): Promise<void> {
+    this.#ended = true;
+    this.#rejectWaiters();
+    await Promise.all(
+      this.#slots.map((slot) => slot.instance?.end({ timeout: timeoutSeconds }).catch(() => {})),
+    );
+  }
+
+  /** Destroys every connection now: PostgreSQL rolls back what ran on them. */
+  async abandon(): Promise<void> {
+    this.#ended = true;
+    this.#rejectWaiters();
+    const ending: Promise<void>[] = [];
+    for (const slot of this.#slots) {
+      slot.lease?.markLost(new ConnectionLostError("The database pool was abandoned"));
+      const instance = slot.instance;
+      slot.instance = undefined;
+      if (instance !== undefined) {
+        ending.push(instance.end({ timeout: 0 }).catch(() => {}));
+      }
+    }
+    await Promise.all(ending);
+  }
+
+  #rejectWaiters(): void {
+    for (const waiter of this.#waiters.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new ConnectionLostError("The database pool is closed"));
+    }
+  }
+
+  #lend(slot: Slot, deadline: number): Lease {
+    if (slot.instance === undefined) {
+      const instance: Sql = this.#options.open(() => this.#closed(slot, instance));
+      slot.instance = instance;
+    }
+    const lease = new Lease(slot.instance, deadline, {
+      release: () => this.#release(slot, lease),
+      destroy: (error) => this.#destroy(slot, lease, error),
+    });
+    slot.lease = lease;
+    return lease;
+  }
+
+  /** The close event of `instance`'s connection. */
+  #closed(slot: Slot, instance: Sql): void {
+    if (slot.instance !== instance) {
+      return; // An instance this pool destroyed already.
+    }
+    if (slot.lease !== undefined) {
+      slot.lease.destroy(new ConnectionLostError("The database connection closed"));
+      return;
+    }
+    // Idle: drop it, so that the next lease starts on a fresh instance rather than on whatever
+    // the driver would reconnect to.
+    slot.instance = undefined;
+    instance.end({ timeout: 0 }).catch(() => {});
+  }
+
+  #release(slot: Slot, lease: Lease): void {
+    if (slot.lease !== lease) {
+      return;
+    }
+    slot.lease = undefined;
+    if (this.#ended) {
+      slot.instance?.end({ timeout: 0 }).catch(() => {});
+      slot.instance = undefined;
+      return;
+    }
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(this.#lend(slot, waiter.deadline));
+      return;
+    }
+    this.#idle.push(slot);
+  }
+
+  #destroy(slot: Slot, lease: Lease, error: Error): void {
+    if (slot.lease !== lease) {
+      return;
+    }
+    if (error instanceof DeadlineError) {
+      poolStats.expired++;
+    } else if (error instanceof ConnectionLostError) {
+      poolStats.closedUnderLease++;
+    }
+    const instance = slot.instance;
+    slot.instance = undefined;
+    // Refuses every query still queued or in flight on it (they reject, they do not hang), and
+    // keeps the driver from reconnecting it.
+    instance?.end({ timeout: 0 }).catch(() => {});
+    this.#release(slot, lease);
+  }
+}
+
+/**
+ * One connection lent by the pool: statements through {@link Lease.sql} run on it until it is
+ * lost (closed, destroyed, expired), after which none is sent.
+ */
+export class Lease {
+  readonly #instance: Sql;
+  readonly #pool: { release(): void; destroy(error: Error): void };
+  #lostError: Error | undefined;
+  #rejectLost!: (error: Error) => void;
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  #done = false;
+  /** Rejects with the reason once the connection is lost; never resolves. */
+  readonly lost: Promise<never>;
+  /** When the lease expires (a `performance.now()` time). */
+  readonly deadline: number;
+  /** The lease's statements: the driver's tagged template and `unsafe`, refused once lost. */
+  readonly sql: Sql;
+
+  constructor(
+    instance: Sql,
+    deadline: number,
+    pool: { release(): void; destroy(error: Error): void },
+  ) {
+    this.#instance = instance;
+    this.#pool = pool;
+    this.deadline = deadline;
+    this.lost = new Promise<never>((_, reject) => {
+      this.#rejectLost = reject;
+    });
+    // Observed here so that a lease lost while nobody races it never counts as unhandled.
+    this.lost.catch(() => {});
+    this.sql = guarded(instance, () => this.#usable());
+    const remaining = deadline - performance.now();
+    if (Number.isFinite(remaining)) {
+      this.#deadlineTimer = setTimeout(
+        () => this.destroy(new DeadlineError("The database did not answer in time")),
+        Math.max(0, remaining),
+      );
+    }
+  }
+
+  /** True once the connection closed or was destroyed: nothing more is sent on it. */
+  isLost(): boolean {
+    return this.#lostError !== undefined;
+  }
+
+  /** Why it was lost, if it was. */
+  lostReason(): Error | undefined {
+    return this.#lostError;
+  }
+
+  /**
+   * `promise`, unless the connection is lost first: then the loss. A statement whose answer
+   * can no longer arrive does not keep its caller waiting.
+   */
+  race<T>(promise: Promise<T>): Promise<T> {
+    promise.catch(() => {}); // Its failure after a loss is expected and already reported.
+    return Promise.race([promise, this.lost]);
+  }
+
+  /** Marks the lease lost (idempotent); the pool then destroys the connection. */
+  markLost(error: Error): void {
+    if (this.#lostError !== undefined) {
+      return;
+    }
+    this.#lostError = error;
+    clearTimeout(this.#deadlineTimer);
+    this.#rejectLost(error);
+  }
+
+  /** Gives the connection back: to the pool if healthy, else to be destroyed. */
+  release(): void {
+    if (this.#done) {
+      return;
+    }
+    this.#done = true;
+    clearTimeout(this.#deadlineTimer);
+    if (this.#lostError !== undefined) {
+      this.#pool.destroy(this.#lostError);
+    } else {
+      this.#pool.release();
+    }
+  }
+
+  /** Destroys the connection now (its session rolls back whatever it had open). */
+  destroy(error: Error): void {
+    this.markLost(error);
+    if (!this.#done) {
+      this.#done = true;
+      this.#pool.destroy(error);
+    }
+  }
+
+  #usable(): void {
+    if (this.#lostError !== undefined) {
+      throw this.#lostError;
+    }
+    if (this.#done) {
+      throw new ConnectionLostError("A statement was sent on a released connection");
+    }
+  }
+}
+
+/** The driver's tagged template and `unsafe`, each checking `usable` before a statement is made. */
+function guarded(instance: Sql, usable: () => void): Sql {
+  const template = (strings: TemplateStringsArray, ...args: unknown[]) => {
+    usable();
+    return (instance as unknown as (s: TemplateStringsArray, ...a: unknown[]) => unknown)(
+      strings,
+      ...args,
+    );
+  };
+  const unsafe = (...args: Parameters<Sql["unsafe"]>) => {
+    usable();
+    return instance.unsafe(...args);
+  };
+  return Object.assign(template, { unsafe }) as unknown as Sql;
+}
