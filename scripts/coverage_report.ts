@@ -5,16 +5,19 @@
  *   deno task coverage:report DIR        # report on profiles already in DIR
  *
  * Prints `deno coverage`'s per-file table, writes `DIR/lcov.info` and `DIR/html/`, then one
- * totals line, and exits 1 when a total is below {@link COVERAGE_FLOOR}. The profiles include
+ * totals line, and exits 1 when a total is below {@link COVERAGE_FLOOR}, or when no profiled
+ * module matches the include pattern (nothing to judge). The profiles include
  * the server processes that tests start: Deno passes DENO_COVERAGE_DIR on to its children.
  */
 import { fileURLToPath } from "node:url";
 import {
   belowFloor,
   type CoverageFloor,
+  emptyCoverageProblem,
   formatTotals,
   lcovTotals,
 } from "./coverage/lcov_totals.ts";
+import { profiledModules } from "./coverage/profiled_modules.ts";
 
 /**
  * The floor under the totals of `src/` and `main.ts`, in percent, so that coverage cannot
@@ -45,11 +48,28 @@ async function main(): Promise<number> {
     console.error("Usage: deno task coverage:report DIR  (DIR holds the coverage profiles)");
     return 2;
   }
+  // A pattern that matches nothing must fail loudly: summed over no file, every total would
+  // read 100% and pass any floor.
+  const profiled = await profiledModules(dir);
+  const included = profiled.filter((url) => new RegExp(INCLUDE).test(url));
+  if (included.length === 0) {
+    console.error(
+      `Cannot report coverage: none of the ${profiled.length} modules profiled in ${dir} ` +
+        `matches the include pattern ${INCLUDE}`,
+    );
+    return 1;
+  }
   const lcov = `${dir}/lcov.info`;
   await denoCoverage([dir]);
   await denoCoverage(["--lcov", `--output=${lcov}`, dir]);
   await denoCoverage(["--html", dir]);
-  const totals = lcovTotals(await Deno.readTextFile(lcov));
+  const lcovText = await Deno.readTextFile(lcov);
+  const empty = emptyCoverageProblem(lcovText);
+  if (empty !== undefined) {
+    console.error(`Cannot report coverage: ${empty} (${lcov}, include pattern ${INCLUDE})`);
+    return 1;
+  }
+  const totals = lcovTotals(lcovText);
   const low = belowFloor(totals, COVERAGE_FLOOR);
   const floor = `lines ${COVERAGE_FLOOR.lines}%, branches ${COVERAGE_FLOOR.branches}%, ` +
     `functions ${COVERAGE_FLOOR.functions}%`;

@@ -8,7 +8,8 @@
  * request mix (timing still differs).
  *
  * Planted bugs, run by hand on a copy of the repository (src/ here was never changed), each with
- * this very test; each failed:
+ * this very test; each failed. The first is kept in planted_bugs/batch-sees-stale-book.patch and
+ * the second in balance-check-skipped.patch (`deno task planted`, README "Planted bugs"):
  * 1. (issue 10) the batch decision made every operation against the book as it was before the
  *    batch (src/exchange/book_batch.ts building its working book per operation instead of once):
  *    failed with "clients saw problems", e.g.

@@ -54,6 +54,27 @@ export function lcovTotals(lcov: string): CoverageTotals {
   return totals;
 }
 
+/** The source files `lcov` has a record for (its `SF:` lines), in order. */
+export function lcovFiles(lcov: string): string[] {
+  return lcov.split("\n").filter((line) => line.startsWith("SF:")).map((line) =>
+    line.slice("SF:".length).trim()
+  );
+}
+
+/**
+ * Why an lcov file cannot be judged against a floor, or undefined if it can: with no file
+ * (the include pattern matched nothing) or no line to cover, every percentage would read 100.
+ */
+export function emptyCoverageProblem(lcov: string): string | undefined {
+  if (lcovFiles(lcov).length === 0) {
+    return "the lcov report has no file";
+  }
+  if (lcovTotals(lcov).lines.found === 0) {
+    return "the lcov report's files have no line to cover";
+  }
+  return undefined;
+}
+
 /** The percentage covered, 100 when there is nothing to cover. */
 export function percent(count: Count): number {
   return count.found === 0 ? 100 : (100 * count.hit) / count.found;

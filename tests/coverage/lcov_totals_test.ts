@@ -1,7 +1,9 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
 import {
   belowFloor,
+  emptyCoverageProblem,
   formatTotals,
+  lcovFiles,
   lcovTotals,
   percent,
 } from "../../scripts/coverage/lcov_totals.ts";
@@ -64,4 +66,20 @@ Deno.test("formatTotals truncates, so a total just under a floor never prints as
     functions: { hit: 0, found: 0 },
   });
   strictEqual(line, "lines 89.9% (8999/10000), branches 33.3% (1/3), functions 100.0% (0/0)");
+});
+
+Deno.test("lcovFiles lists the file of every record", () => {
+  deepStrictEqual(lcovFiles(LCOV), ["/repo/src/a.ts", "/repo/main.ts"]);
+  deepStrictEqual(lcovFiles(""), []);
+});
+
+Deno.test("emptyCoverageProblem refuses a report of no file, which would read 100% and pass", () => {
+  // Without the check, nothing covered passes every floor.
+  deepStrictEqual(belowFloor(lcovTotals(""), { lines: 95, branches: 93, functions: 98 }), []);
+  strictEqual(emptyCoverageProblem(""), "the lcov report has no file");
+  strictEqual(
+    emptyCoverageProblem("SF:/repo/src/types.ts\nLF:0\nLH:0\nend_of_record\n"),
+    "the lcov report's files have no line to cover",
+  );
+  strictEqual(emptyCoverageProblem(LCOV), undefined);
 });

@@ -135,17 +135,31 @@ Deno.test("server closes a client stalled mid-frame, with an error, after the fr
   }
 });
 
-Deno.test("server closes a client that never sends, and an idle binary connection", async () => {
-  const server = await startTestServer({ limits: { frameTimeoutMs: 200, idleTimeoutMs: 400 } });
+Deno.test("server closes a client that never sends", async () => {
+  const server = await startTestServer({ limits: { frameTimeoutMs: 200 } });
   try {
+    // Waits for the close, however late it comes; the idle timeout (60 s) cannot be the cause.
     const silent = await sendRawKeepOpen(server.port, new Uint8Array(0));
     strictEqual(silent, "");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("server closes an idle binary connection after the idle timeout", async () => {
+  // The frame timeout is far away: it could otherwise close a client that a loaded machine
+  // holds between connecting and sending (as "sent nothing"), or while it reads its answer.
+  const server = await startTestServer({
+    limits: { frameTimeoutMs: 60_000, idleTimeoutMs: 1_000 },
+  });
+  try {
     const client = await BinaryClient.connect(server.port);
     const started = performance.now();
     await client.request(`<create><account id="1" balance="1"/></create>`);
     await client.closed();
     const idle = performance.now() - started;
-    ok(idle >= 400, `idle connection closed after ${idle} ms, before the idle timeout`);
+    // A lower bound only: the idle time counts from the answer, after `started`.
+    ok(idle >= 1_000, `idle connection closed after ${idle} ms, before the idle timeout`);
     client.close();
   } finally {
     await server.close();
@@ -211,9 +225,15 @@ async function sendRawKeepOpen(port: number, bytes: Uint8Array): Promise<string>
 
 /** 100 bytes at one per 100 ms (100 is the frame's length: it never completes). */
 const TRICKLE_BYTES_MAX = 90;
+/**
+ * Ten times the pause between two bytes: a server with a deadline for silence instead of one
+ * for the whole frame would need a stall of a whole second between two bytes to close this
+ * client, so a loaded machine cannot make that bug pass.
+ */
+const TRICKLE_FRAME_TIMEOUT_MS = 1_000;
 
 Deno.test("server closes a client that trickles a frame byte by byte past the frame deadline", async () => {
-  const server = await startTestServer({ limits: { frameTimeoutMs: 400 } });
+  const server = await startTestServer({ limits: { frameTimeoutMs: TRICKLE_FRAME_TIMEOUT_MS } });
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
     await conn.write(enc.encode("100\n<create>"));
@@ -242,7 +262,7 @@ Deno.test("server closes a client that trickles a frame byte by byte past the fr
     }
     closed = true;
     ok(
-      /timed out after 400 ms without a complete frame/.test(errorText(chunks.join(""))),
+      /timed out after 1000 ms without a complete frame/.test(errorText(chunks.join(""))),
       chunks.join(""),
     );
     await trickle;

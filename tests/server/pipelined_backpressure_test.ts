@@ -9,7 +9,14 @@ import { startTestServer } from "../support/harness.ts";
 import { beginHolding, sessionsWaitingForLock } from "../support/lock_wait.ts";
 import { results } from "../support/xml.ts";
 
-const FRAME_TIMEOUT_MS = 100;
+/**
+ * Large enough that no wait for this in-process client (writing 400 kB, reading 400 answers)
+ * reaches it on a loaded machine: with 100 ms a stalled event loop could close the connection
+ * for a reason this test is not about. The lock is held for several of these instead.
+ */
+const FRAME_TIMEOUT_MS = 1_000;
+/** How long the book lock is held while a frame is half read: well past the frame timeout. */
+const HOLD_MS = FRAME_TIMEOUT_MS * 3;
 const REQUESTS = 400;
 const REQUEST_BYTES = 1024;
 
@@ -30,9 +37,10 @@ Deno.test("a client pipelining 1 kB requests behind a held book lock gets every 
     const request = head + " ".repeat(REQUEST_BYTES - head.length - tail.length) + tail;
     const answers = Array.from({ length: REQUESTS }, () => client.request(request));
     await sessionsWaitingForLock(server.db.sql, "exchange-test");
-    // Hold the lock well past the frame timeout (and several timeout sweeps): before the fix
-    // the connection was closed "without a complete frame" during this wait.
-    await new Promise((resolve) => setTimeout(resolve, FRAME_TIMEOUT_MS * 10));
+    // Hold the lock well past the frame timeout (and a dozen timeout sweeps, every 250 ms):
+    // before the fix the connection was closed "without a complete frame" during this wait. A
+    // slow run only makes the hold longer, never shorter.
+    await new Promise((resolve) => setTimeout(resolve, HOLD_MS));
     await blocker`ROLLBACK`;
 
     const settled = await Promise.allSettled(answers);
