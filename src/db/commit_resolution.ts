@@ -17,7 +17,6 @@
  * the new primary has handed out that id to someone else, `pg_xact_status` answers for them.
  */
 import type { ConnectionPool, Lease } from "./connection_pool.ts";
-import { isUnavailable } from "./errors.ts";
 
 /** Who a transaction was: read inside it, before its COMMIT was sent. */
 export interface TransactionIdentity {
@@ -62,9 +61,9 @@ export async function resolveCommit(
       if ((error as { code?: string }).code === XID_IN_FUTURE) {
         return "aborted";
       }
-      if (!isUnavailable(error)) {
-        throw error;
-      }
+      // Anything else (unreachable, refusing connections, a database not accepting them, an
+      // answer this code does not expect) leaves the question open: ask again until the
+      // deadline, then say so. Guessing is never an option here.
       await sleep(Math.min(RESOLVE_RETRY_MS, Math.max(0, deadline - performance.now())));
     }
   }

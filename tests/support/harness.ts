@@ -6,7 +6,11 @@ import { buildConfig, type DatabaseConfig, type Limits } from "../../src/config.
 import { type Database, ensureDatabase, makeDatabase } from "../../src/db/database.ts";
 import { EmbeddedPostgres } from "../../src/db/embedded_postgres.ts";
 import { migrate } from "../../src/db/migrate.ts";
-import { ExchangeService } from "../../src/server/exchange_service.ts";
+import {
+  ExchangeService,
+  SERVICE_OPTIONS_DEFAULT,
+  type ServiceOptions,
+} from "../../src/server/exchange_service.ts";
 import { ExchangeServer } from "../../src/server/server.ts";
 
 /** Settings for a throwaway cluster: durability is not under test here, speed is welcome. */
@@ -71,13 +75,18 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: { limits?: Partial<Limits>; database?: Partial<DatabaseConfig>; db?: Database } = {},
+  options: {
+    limits?: Partial<Limits>;
+    database?: Partial<DatabaseConfig>;
+    db?: Database;
+    service?: Partial<ServiceOptions>;
+  } = {},
 ): Promise<TestServer> {
   const db = options.db ?? await freshDatabase(options.database);
   const logs: string[] = [];
   const log = (line: string) => logs.push(line);
   const defaults = buildConfig(new Map(), 2);
-  const service = new ExchangeService(db, log);
+  const service = new ExchangeService(db, log, { ...SERVICE_OPTIONS_DEFAULT, ...options.service });
   const server = new ExchangeServer({
     host: "127.0.0.1",
     port: 0,
