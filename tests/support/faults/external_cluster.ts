@@ -5,7 +5,7 @@
  * default, autovacuum and durability included.
  */
 import { join } from "node:path";
-import { canEnter, ensureOsUser, type OsUser } from "../../../src/db/os_user.ts";
+import { canEnter, ensureOsUser } from "../../../src/db/os_user.ts";
 import { ensureRootOwnedDirectory, STAGING_ROOT } from "../../../src/db/staging_root.ts";
 import { freePort } from "../../../src/server/workers.ts";
 import { clusterUrl, type FaultCluster } from "./pg_cluster.ts";
@@ -17,16 +17,17 @@ const HOST = "127.0.0.1";
 const PG_CTL_TIMEOUT_MS = 90_000;
 
 /**
- * A new directory the cluster's user can enter. A temporary directory is 0700 and root's, and
+ * A new directory the cluster's user (`postgres`, when this is root) can enter. A temporary directory is 0700 and root's, and
  * may sit inside another private directory; opening it (0711) is enough unless a parent is
  * closed too, and then it goes under the project's root-owned staging root instead.
  */
-async function reachableDirectory(owner: OsUser | undefined): Promise<string> {
-  const prefix = "exchange-faults-pg15-";
+export async function reachableDirectory(asRoot: boolean): Promise<string> {
+  const prefix = "exchange-faults-pg-";
   let dir = await Deno.makeTempDir({ prefix });
-  if (owner === undefined) {
+  if (!asRoot) {
     return dir;
   }
+  const owner = await ensureOsUser();
   await Deno.chmod(dir, 0o711);
   if (!(await canEnter(owner, dir))) {
     await Deno.remove(dir, { recursive: true });
@@ -40,7 +41,7 @@ async function reachableDirectory(owner: OsUser | undefined): Promise<string> {
 /** Creates and starts a PostgreSQL 15 cluster (as the `postgres` user when this is root). */
 export async function startExternalCluster(): Promise<FaultCluster> {
   const owner = Deno.uid() === 0 ? await ensureOsUser() : undefined;
-  const home = await reachableDirectory(owner);
+  const home = await reachableDirectory(owner !== undefined);
   const clusterDir = join(home, "pg");
   const logFile = join(clusterDir, "server.log");
   const port = freePort(HOST);

@@ -42,9 +42,9 @@ export interface FaultContext {
 /** How long a read-only period and a blackhole last. */
 const READONLY_MS = 2_000;
 const BLACKHOLE_MS = 3_000;
-/** Pause between two terminations or resets: 100-300 ms, several faults per second. */
-const BURST_PAUSE_MIN_MS = 100;
-const BURST_PAUSE_SPREAD_MS = 200;
+/** Pause between two terminations or resets: 50-200 ms (psql adds ~30 ms), 5-8 faults a second. */
+const BURST_PAUSE_MIN_MS = 50;
+const BURST_PAUSE_SPREAD_MS = 150;
 /** No burst sends more than this many faults, whatever the deadline. */
 const BURST_FAULTS_MAX = 1_000;
 

@@ -38,7 +38,11 @@ export function serverNotes(stderr: string): string[] {
   }
   const warnings = lines.filter((line) => line.includes("Warning")).length;
   if (warnings > 0) {
-    notes.push(`${warnings} lines with "Warning" (first: ${lines.find((l) => l.includes("Warning"))?.trim()})`);
+    notes.push(
+      `${warnings} lines with "Warning" (first: ${
+        lines.find((l) => l.includes("Warning"))?.trim()
+      })`,
+    );
   }
   const uncaught = lines.findIndex((line) => line.includes("Uncaught"));
   if (uncaught >= 0) {

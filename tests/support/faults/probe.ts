@@ -33,8 +33,14 @@ export async function timeToServedOrder(
       return undefined;
     }
     // A low buy: it rests below every sell, so the probe never changes the traders' fills.
-    const order = { account: PROBE_ACCOUNT, sym, amount: "1", limit: taggedLimit(50, ledger.nextTag()) };
-    const xml = `<transactions id="${PROBE_ACCOUNT}"><order sym="${sym}" amount="1" limit="${order.limit}"/></transactions>`;
+    const order = {
+      account: PROBE_ACCOUNT,
+      sym,
+      amount: "1",
+      limit: taggedLimit(50, ledger.nextTag()),
+    };
+    const xml =
+      `<transactions id="${PROBE_ACCOUNT}"><order sym="${sym}" amount="1" limit="${order.limit}"/></transactions>`;
     let answer: string;
     const sent = performance.now();
     try {
@@ -52,7 +58,10 @@ export async function timeToServedOrder(
       continue;
     }
     const element = answer === "" ? undefined : safeFirst(answer);
-    ledger.request(performance.now() - sent, element === undefined ? "probe: no answer" : undefined);
+    ledger.request(
+      performance.now() - sent,
+      element === undefined ? "probe: no answer" : undefined,
+    );
     if (element?.name === "opened" && element.attributes.id !== undefined) {
       ledger.orders.push({ ...order, answer: "acknowledged", id: element.attributes.id });
       ledger.count("acknowledged");

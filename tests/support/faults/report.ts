@@ -50,7 +50,9 @@ export function formatSummary(results: readonly KindResult[]): string[] {
     lines.push(`   ${result.kind.padEnd(18)} ${result.target.padEnd(48)} ${verdict}`);
   }
   const ran = results.filter((r) => r.skipped === undefined);
-  lines.push(`   ${ran.filter(passed).length} of ${ran.length} kinds passed` +
-    (ran.length < results.length ? `, ${results.length - ran.length} skipped` : ""));
+  lines.push(
+    `   ${ran.filter(passed).length} of ${ran.length} kinds passed` +
+      (ran.length < results.length ? `, ${results.length - ran.length} skipped` : ""),
+  );
   return lines;
 }

@@ -50,8 +50,11 @@ export async function createTraderAccounts(
   clients: number,
   symbols: readonly string[],
 ): Promise<void> {
-  const accounts = [PROBE_ACCOUNT, ...Array.from({ length: clients }, (_, i) => accountsOf(i))
-    .flat()];
+  const accounts = [
+    PROBE_ACCOUNT,
+    ...Array.from({ length: clients }, (_, i) => accountsOf(i))
+      .flat(),
+  ];
   const xml = `<create>${
     accounts.map((id) => `<account id="${id}" balance="${BALANCE}"/>`).join("")
   }${
