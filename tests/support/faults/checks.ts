@@ -44,21 +44,28 @@ export interface CheckOutcome {
   doubts: DoubtResolution;
 }
 
-/** Runs every check; `url` reaches the server's database directly (not through the proxy). */
+/** A connection for the checks to the server's database, directly (not through the proxy). */
+export function checksConnection(url: string): postgres.Sql {
+  return postgres(url, {
+    max: 1,
+    connect_timeout: 10,
+    onnotice: () => {},
+    connection: { application_name: "fault-checks", search_path: "exchange" },
+  });
+}
+
+/**
+ * Runs every check; `sql` reaches the server's database with the exchange schema on its search
+ * path, and is ended by the caller.
+ */
 export async function runChecks(
-  url: string,
+  sql: postgres.Sql,
   ledger: Ledger,
   observed: RunObservations,
 ): Promise<CheckOutcome> {
   const results: CheckResult[] = [];
   results.push(processCheck(observed));
   results.push(recoveryCheck(observed));
-  const sql = postgres(url, {
-    max: 1,
-    connect_timeout: 10,
-    onnotice: () => {},
-    connection: { application_name: "fault-checks", search_path: "exchange" },
-  });
   let doubts: DoubtResolution = { committed: 0, notCommitted: 0 };
   try {
     const found = await findOrders(sql, ledger);
@@ -86,8 +93,6 @@ export async function runChecks(
       ok: false,
       detail: `could not read the database: ${(error as Error).message}`,
     });
-  } finally {
-    await sql.end({ timeout: 5 }).catch(() => {});
   }
   results.push({
     name: "8 no answer later than 12 s",

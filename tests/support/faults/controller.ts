@@ -5,7 +5,7 @@
  * `finally`, whatever failed; the kind's own resources are its caller's.
  */
 import { seededRandom } from "../seeded_random.ts";
-import { runChecks } from "./checks.ts";
+import { checksConnection, runChecks } from "./checks.ts";
 import { type KindResult, passed, serverNotes } from "./kind_result.ts";
 import { Ledger } from "./ledger.ts";
 import { timeToServedOrder } from "./probe.ts";
@@ -136,12 +136,13 @@ export async function runUnderFaults(plan: RunPlan, options: LoadOptions): Promi
     if (exitedEarly === undefined && stopStatus.code !== 0) {
       result.serverNotes.push(`SIGTERM'd server exited with code ${stopStatus.code}`);
     }
-    const checked = await runChecks(plan.checkUrl(), ledger, {
+    const sql = checksConnection(plan.checkUrl());
+    const checked = await runChecks(sql, ledger, {
       exitedEarly,
       recoveriesMs: result.recoveriesMs,
       unhandledErrors,
       stderr: server.child.stderr(),
-    });
+    }).finally(() => sql.end({ timeout: 5 }).catch(() => {}));
     result.checks.push(...checked.results);
     result.doubts = checked.doubts;
   } catch (error) {
