@@ -101,6 +101,8 @@ export async function runUnderFaults(plan: RunPlan, options: LoadOptions): Promi
       ledger,
       stopped,
     });
+    // Probe attempts still waiting for their answers; all are awaited before the checks.
+    const probing: Promise<void>[] = [];
     const run: LiveRun = {
       port: server.port,
       random: seededRandom(options.seed),
@@ -109,9 +111,10 @@ export async function runUnderFaults(plan: RunPlan, options: LoadOptions): Promi
       stopped,
       injected: (count) => result.faultsInjected += count,
       probe: async (since) => {
-        const ms = await timeToServedOrder(server.port, SYMBOLS[0], ledger, since, dead);
-        result.recoveriesMs.push(ms);
-        return ms;
+        const outcome = await timeToServedOrder(server.port, SYMBOLS[0], ledger, since, dead);
+        probing.push(outcome.settled);
+        result.recoveriesMs.push(outcome.ms);
+        return outcome.ms;
       },
       note: (line) => result.extra.push(line),
     };
@@ -127,6 +130,7 @@ export async function runUnderFaults(plan: RunPlan, options: LoadOptions): Promi
       });
     }
     await traders;
+    await Promise.all(probing);
     const exitedEarly = server.exit();
     const unhandledErrors = exitedEarly === undefined
       ? await server.unhandledErrors()
