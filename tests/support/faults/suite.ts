@@ -19,6 +19,8 @@ export interface SuiteOptions {
   target: TargetName;
   kinds: readonly KindName[];
   durationMs: number;
+  /** Load per kind where it differs from `durationMs`. */
+  durationsMs?: Partial<Record<KindName, number>>;
   clients: number;
   seed: number;
   log: (line: string) => void;
@@ -49,10 +51,11 @@ export async function runSuite(options: SuiteOptions): Promise<KindResult[]> {
       options.log(`PostgreSQL: ${cluster.label} on ${cluster.host}:${cluster.port}`);
     }
     for (const kind of options.kinds) {
-      options.log(`-- ${kind}: ${options.clients} clients, ${options.durationMs} ms`);
+      const durationMs = options.durationsMs?.[kind] ?? options.durationMs;
+      options.log(`-- ${kind}: ${options.clients} clients, ${durationMs} ms`);
       const result = kind === "failover"
-        ? await failover(options)
-        : await runKind(kind, { ...options, cluster: cluster! });
+        ? await failover({ ...options, durationMs })
+        : await runKind(kind, { ...options, durationMs, cluster: cluster! });
       results.push(result);
       for (const line of formatKind(result)) {
         options.log(line);
