@@ -8,6 +8,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { EmbeddedPostgres } from "../../../src/db/embedded_postgres.ts";
 import { TEST_CLUSTER_SETTINGS } from "../harness.ts";
+import { freePort } from "./free_port.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
 
 /** How long a query through a black hole must stay unsettled to count as hanging. */
@@ -16,14 +17,6 @@ const HANG_MS = 300;
 const RESET_NOTICE_MS_MAX = 2_000;
 
 let cluster: Promise<{ pg: EmbeddedPostgres; port: number }> | undefined;
-
-/** A TCP port that was free a moment ago (PostgreSQL binds it right after). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
-}
 
 function tcpCluster(): Promise<{ pg: EmbeddedPostgres; port: number }> {
   cluster ??= (async () => {
