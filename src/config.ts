@@ -264,12 +264,6 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze(buildConfig(new Ma
 export function buildConfig(values: RawOptions, cpuCount: number): ServerConfig {
   const int = (option: IntegerOption) => integer(values, option, cpuCount);
   const o = OPTION;
-  if (int(o.commitResolveMs) >= int(o.operationTimeoutMs)) {
-    throw new ConfigError(
-      `Option --${o.commitResolveMs.flag} (${int(o.commitResolveMs)}) must be less than ` +
-        `--${o.operationTimeoutMs.flag} (${int(o.operationTimeoutMs)}): it is the last part of it`,
-    );
-  }
   return {
     host: text(values, o.host),
     port: int(o.port),
@@ -295,7 +289,8 @@ export function buildConfig(values: RawOptions, cpuCount: number): ServerConfig 
       lockTimeoutMs: int(o.lockTimeoutMs),
       idleInTransactionTimeoutMs: int(o.idleInTransactionTimeoutMs),
       operationTimeoutMs: int(o.operationTimeoutMs),
-      commitResolveMs: int(o.commitResolveMs),
+      // The reserve is the last part of the operation's time: at most half of it.
+      commitResolveMs: Math.min(int(o.commitResolveMs), Math.floor(int(o.operationTimeoutMs) / 2)),
       retriesMax: int(o.retriesMax),
       reset: flag(values, o.reset),
     },

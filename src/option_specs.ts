@@ -240,8 +240,9 @@ export const OPTION = {
     default: 2_000,
     min: 10,
     max: 600_000,
-    help: "the last part of `--operation-timeout-ms`, kept for asking PostgreSQL what an " +
-      "unanswered COMMIT did; if it cannot be asked in time the answer is `Outcome unknown`",
+    help: "the last part of `--operation-timeout-ms` (at most half of it), kept for asking " +
+      "PostgreSQL what an unanswered COMMIT did; if it cannot be asked in time the answer is " +
+      "`Outcome unknown`",
   },
   retriesMax: {
     flag: "retries-max",

@@ -9,6 +9,7 @@ import m002 from "../../migrations/002_require.sql" with { type: "text" };
 import m003 from "../../migrations/003_apply_order.sql" with { type: "text" };
 import m004 from "../../migrations/004_autovacuum.sql" with { type: "text" };
 import m005 from "../../migrations/005_apply_batch.sql" with { type: "text" };
+import m006 from "../../migrations/006_commit_record.sql" with { type: "text" };
 
 /** File name -> SQL text, for every file of `migrations/`. */
 export const MIGRATION_FILES: ReadonlyMap<string, string> = new Map([
@@ -17,4 +18,5 @@ export const MIGRATION_FILES: ReadonlyMap<string, string> = new Map([
   ["003_apply_order.sql", m003],
   ["004_autovacuum.sql", m004],
   ["005_apply_batch.sql", m005],
+  ["006_commit_record.sql", m006],
 ]);

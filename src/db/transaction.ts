@@ -192,6 +192,10 @@ async function runOnce<T>(
     ]);
     try {
       result = await lease.race(work(tx));
+      if ("deferred" in result) {
+        // Observed at once: if BEGIN failed, nobody else will wait for it.
+        result.deferred.catch(() => {});
+      }
     } finally {
       // Surfaces a failed BEGIN, and never leaves its promise unobserved.
       const [, rows] = await lease.race(opening);
@@ -219,9 +223,17 @@ async function runOnce<T>(
       finished = true;
       return await settleInDoubt(db, result!, identity!, state, error, resolveDeadline);
     }
+    if (isUnavailable(error) && !lease.isLost()) {
+      // The session is in trouble (it never connected, it is being shut down, it refused for
+      // lack of resources): statements may still be queued on it, which must never run later
+      // on a session the driver reconnects. Destroyed, not rolled back and reused.
+      lease.destroy(error instanceof Error ? error : new ConnectionLostError(String(error)));
+    }
     throw error;
   } finally {
     if (!finished && !lease.isLost()) {
+      // A statement failed on a live session (a refusal, a constraint, a deadlock): ROLLBACK is
+      // answered after every statement sent before it, so the session is clean when it returns.
       await rollback(lease);
     }
     transactionStats.inUse--;

@@ -18,9 +18,8 @@ export const SERVICE_UNAVAILABLE = "Service unavailable: the database cannot be 
  * database could not be asked what happened before the operation's deadline: it may or may not
  * have taken effect. Never "nothing happened": the client looks before it retries.
  */
-export const OUTCOME_UNKNOWN = "Outcome unknown: the database stopped answering while this " +
-  "operation was being committed; it may or may not have taken effect. Check (your open " +
-  "orders' status, your balance) before placing it again";
+export const OUTCOME_UNKNOWN = "Outcome unknown: the database stopped answering during COMMIT; " +
+  "this may or may not have taken effect, check before retrying";
 /** statement_timeout canceled the operation's transaction. */
 export const TIMED_OUT = "Operation timed out in the database and was rolled back";
 /** Deadlocks, serialization failures or changed balances exhausted the reruns. */

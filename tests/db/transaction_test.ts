@@ -103,3 +103,37 @@ Deno.test("inTransaction says so when its deferred statements committed but read
     await db.close();
   }
 });
+
+Deno.test("inTransaction recovers the answer of a unit whose statements and COMMIT ran but whose answers were lost", async () => {
+  const db = await freshDatabase();
+  try {
+    await db.sql`INSERT INTO accounts (id, balance, deposited) VALUES ('1', 10, 10)`;
+    let backend = 0;
+    const committedBefore = transactionStats.inDoubtCommitted;
+    const outcome = await inTransaction(db, async (tx) => {
+      const [row] = await tx`SELECT pg_backend_pid() AS pid`;
+      backend = row!.pid as number;
+      return {
+        // The UPDATE and the COMMIT behind it run; its answer is "lost": the promise the
+        // helper waits for settles only when the connection goes.
+        deferred: tx`UPDATE accounts SET balance = 20 WHERE id = '1'`.execute().then(
+          () => new Promise<never>(() => {}),
+        ),
+        recover: async (sql, identity) => {
+          const [found] = await sql`SELECT balance::text AS balance, ${identity.xid} AS xid
+                                    FROM accounts WHERE id = '1'`;
+          return `recovered ${found!.balance}`;
+        },
+      };
+    }, {
+      deadline: performance.now() + 1_000,
+      resolveDeadline: performance.now() + 5_000,
+    });
+    // The deadline destroyed the connection with COMMIT in flight; PostgreSQL said committed.
+    deepStrictEqual(outcome, { ok: true, value: "recovered 20" });
+    strictEqual(transactionStats.inDoubtCommitted, committedBefore + 1);
+    ok(backend > 0);
+  } finally {
+    await db.close();
+  }
+});
