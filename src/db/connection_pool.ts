@@ -19,6 +19,7 @@
  * that ran the earlier statements still the one that will run this one? If not, nothing is sent.
  */
 import type postgres from "postgres";
+import type { SessionProbe } from "./session_probe.ts";
 
 export type Sql = postgres.Sql;
 
@@ -47,11 +48,26 @@ export interface ConnectionPoolOptions {
   /** Connections at most (slots). */
   size: number;
   /**
-   * Opens a postgres.js instance with `max: 1` whose `onclose` option calls `onClose`: the one
-   * place the pool learns that a connection has gone.
+   * Opens a postgres.js instance with `max: 1` whose `onclose` option calls `onClose` (the one
+   * place the pool learns that a connection has gone) and whose session carries
+   * `applicationName`, unique to this connection (how the probe finds it).
    */
-  open(onClose: () => void): Sql;
+  open(onClose: () => void, applicationName: string): Sql;
+  /** The pool's name; each connection is named `<name>/<slot>.<generation>`. */
+  name: string;
+  /** Looks at a session whose answer is late; without it only deadlines end silent waits. */
+  probe?: SessionProbe;
 }
+
+/**
+ * A lease's statement unanswered this long has its session looked at; a session seen waiting for
+ * us twice in a row, this far apart, while we wait for it, lost its answers: the connection is
+ * destroyed at once instead of at the deadline. Our statements take milliseconds unless they
+ * wait for a lock (the session is then `active`), so a second of silence is already rare.
+ */
+export const STALL_CHECK_MS = 1_000;
+/** Attempts to end a destroyed connection's session while its network may still be silent. */
+const TERMINATE_ATTEMPTS_MAX = 10;
 
 /**
  * Counts of every pool of the process, for metrics (read at scrape time) and tests: connections
@@ -60,8 +76,13 @@ export interface ConnectionPoolOptions {
 export const poolStats = { closedUnderLease: 0, expired: 0 };
 
 interface Slot {
+  readonly index: number;
+  /** Instances this slot has opened; part of each one's session name. */
+  generation: number;
   /** The slot's driver instance; undefined until first use and after it was destroyed. */
   instance: Sql | undefined;
+  /** The session name of `instance`. */
+  name: string;
   lease: Lease | undefined;
 }
 
@@ -87,7 +108,13 @@ export class ConnectionPool {
     }
     this.#options = options;
     for (let i = 0; i < options.size; i++) {
-      const slot: Slot = { instance: undefined, lease: undefined };
+      const slot: Slot = {
+        index: i,
+        generation: 0,
+        instance: undefined,
+        name: "",
+        lease: undefined,
+      };
       this.#slots.push(slot);
       this.#idle.push(slot);
     }
@@ -167,13 +194,15 @@ export class ConnectionPool {
 
   #lend(slot: Slot, deadline: number): Lease {
     if (slot.instance === undefined) {
-      const instance: Sql = this.#options.open(() => this.#closed(slot, instance));
+      slot.generation++;
+      slot.name = `${this.#options.name}/${slot.index}.${slot.generation}`;
+      const instance: Sql = this.#options.open(() => this.#closed(slot, instance), slot.name);
       slot.instance = instance;
     }
     const lease = new Lease(slot.instance, deadline, {
       release: () => this.#release(slot, lease),
       destroy: (error) => this.#destroy(slot, lease, error),
-    });
+    }, { name: slot.name, probe: this.#options.probe });
     slot.lease = lease;
     return lease;
   }
@@ -226,6 +255,11 @@ export class ConnectionPool {
     // Refuses every query still queued or in flight on it (they reject, they do not hang), and
     // keeps the driver from reconnecting it.
     instance?.end({ timeout: 0 }).catch(() => {});
+    if (!(error instanceof ConnectionLostError) && this.#options.probe !== undefined) {
+      // The session may live on behind a silent network, idle in its transaction and holding
+      // its locks: end it, as soon as the database can be reached.
+      endSession(this.#options.probe, slot.name).catch(() => {});
+    }
     this.#release(slot, lease);
   }
 }
@@ -241,6 +275,13 @@ export class Lease {
   #rejectLost!: (error: Error) => void;
   #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   #done = false;
+  readonly #name: string;
+  readonly #probe: SessionProbe | undefined;
+  /** Start times of the statements being waited for. */
+  readonly #pending = new Set<number>();
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Consecutive looks that found the session waiting for us while we waited for it. */
+  #strikes = 0;
   /** Rejects with the reason once the connection is lost; never resolves. */
   readonly lost: Promise<never>;
   /** When the lease expires (a `performance.now()` time). */
@@ -252,9 +293,15 @@ export class Lease {
     instance: Sql,
     deadline: number,
     pool: { release(): void; destroy(error: Error): void },
+    session: { name: string; probe: SessionProbe | undefined } = {
+      name: "",
+      probe: undefined,
+    },
   ) {
     this.#instance = instance;
     this.#pool = pool;
+    this.#name = session.name;
+    this.#probe = session.probe;
     this.deadline = deadline;
     this.lost = new Promise<never>((_, reject) => {
       this.#rejectLost = reject;
@@ -287,7 +334,56 @@ export class Lease {
    */
   race<T>(promise: Promise<T>): Promise<T> {
     promise.catch(() => {}); // Its failure after a loss is expected and already reported.
+    const since = performance.now();
+    this.#pending.add(since);
+    this.#armStallCheck();
+    const settled = () => {
+      this.#pending.delete(since);
+    };
+    promise.then(settled, settled);
     return Promise.race([promise, this.lost]);
+  }
+
+  /** Looks at the session once a statement has waited {@link STALL_CHECK_MS}. */
+  #armStallCheck(): void {
+    if (this.#probe === undefined || this.#stallTimer !== undefined || this.#done) {
+      return;
+    }
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      this.#checkStall().catch(() => {});
+    }, STALL_CHECK_MS);
+  }
+
+  async #checkStall(): Promise<void> {
+    const oldest = Math.min(...this.#pending);
+    if (this.#done || this.isLost() || this.#pending.size === 0) {
+      this.#strikes = 0;
+      return;
+    }
+    if (performance.now() - oldest < STALL_CHECK_MS) {
+      this.#armStallCheck();
+      return;
+    }
+    const state = await this.#probe!.state(this.#name);
+    if (this.#done || this.isLost() || !this.#pending.has(oldest)) {
+      this.#strikes = 0;
+      if (this.#pending.size > 0) {
+        this.#armStallCheck();
+      }
+      return;
+    }
+    if (state.kind === "gone") {
+      this.destroy(new ConnectionLostError("The database session is gone"));
+      return;
+    }
+    this.#strikes = state.kind === "waiting_for_client" ? this.#strikes + 1 : 0;
+    if (this.#strikes >= 2) {
+      // It answered, and waits for our next statement; we still wait for its answer.
+      this.destroy(new DeadlineError("The database's answer was lost on the way"));
+      return;
+    }
+    this.#armStallCheck();
   }
 
   /** Marks the lease lost (idempotent); the pool then destroys the connection. */
@@ -297,6 +393,7 @@ export class Lease {
     }
     this.#lostError = error;
     clearTimeout(this.#deadlineTimer);
+    clearTimeout(this.#stallTimer);
     this.#rejectLost(error);
   }
 
@@ -307,6 +404,7 @@ export class Lease {
     }
     this.#done = true;
     clearTimeout(this.#deadlineTimer);
+    clearTimeout(this.#stallTimer);
     if (this.#lostError !== undefined) {
       this.#pool.destroy(this.#lostError);
     } else {
@@ -333,18 +431,42 @@ export class Lease {
   }
 }
 
-/** The driver's tagged template and `unsafe`, each checking `usable` before a statement is made. */
+async function endSession(probe: SessionProbe, name: string): Promise<void> {
+  for (let attempt = 0; attempt < TERMINATE_ATTEMPTS_MAX; attempt++) {
+    if (await probe.terminate(name)) {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, STALL_CHECK_MS));
+  }
+}
+
+/**
+ * The driver's tagged template and `unsafe`, each checking `usable` before a statement is made.
+ *
+ * Each statement is also observed the moment it is made (a no-op `catch`, which postgres.js
+ * treats like `execute()`: the project never builds a statement to send later, nor nests one in
+ * another). When a connection fails while it is being opened, the driver rejects statements
+ * that were queued behind the failed one in ways its callers never see (the fault suite found
+ * dozens a run under PostgreSQL restarts, each one an unhandled rejection); the callers that
+ * wait for a statement still get its failure, through their own handlers.
+ */
 function guarded(instance: Sql, usable: () => void): Sql {
+  const observed = <T>(query: T): T => {
+    (query as unknown as Promise<unknown>).catch(() => {});
+    return query;
+  };
   const template = (strings: TemplateStringsArray, ...args: unknown[]) => {
     usable();
-    return (instance as unknown as (s: TemplateStringsArray, ...a: unknown[]) => unknown)(
-      strings,
-      ...args,
+    return observed(
+      (instance as unknown as (s: TemplateStringsArray, ...a: unknown[]) => unknown)(
+        strings,
+        ...args,
+      ),
     );
   };
   const unsafe = (...args: Parameters<Sql["unsafe"]>) => {
     usable();
-    return instance.unsafe(...args);
+    return observed(instance.unsafe(...args));
   };
   return Object.assign(template, { unsafe }) as unknown as Sql;
 }

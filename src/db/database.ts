@@ -6,6 +6,7 @@
 import postgres from "postgres";
 import type { DatabaseConfig } from "../config.ts";
 import { AcquireTimeoutError, ConnectionPool } from "./connection_pool.ts";
+import { SessionProbe } from "./session_probe.ts";
 import { EmbeddedPostgres } from "./embedded_postgres.ts";
 import { clusterTarget, type SocketTarget } from "./embedded_target.ts";
 
@@ -74,6 +75,9 @@ export interface PoolRole {
    */
   fetchTypes?: boolean;
 }
+
+/** Longest wait for the session probe's answer (session_probe.ts). */
+const PROBE_TIMEOUT_MS = 1_000;
 
 /** Opens a pool to `target`, with `search_path` set to the exchange schema. */
 export function openPool(
@@ -203,10 +207,17 @@ export function makeDatabase(
   embedded: EmbeddedPostgres | undefined,
 ): Database {
   const sql = openPool(target, config, `${applicationName}-tools`);
+  const single = { ...config, poolSize: 1 };
+  const probe = new SessionProbe(
+    () => openPool(target, single, `${applicationName}-probe`, { fetchTypes: false }),
+    PROBE_TIMEOUT_MS,
+  );
   const pool = new ConnectionPool({
     size: config.poolSize,
-    open: (onClose) =>
-      openPool(target, { ...config, poolSize: 1 }, applicationName, { onclose: onClose }),
+    name: applicationName,
+    probe,
+    open: (onClose, sessionName) =>
+      openPool(target, single, sessionName, { onclose: onClose, fetchTypes: false }),
   });
   return {
     pool,
@@ -218,10 +229,10 @@ export function makeDatabase(
     operationTimeoutMs: config.operationTimeoutMs,
     commitResolveMs: config.commitResolveMs,
     async abandon() {
-      await Promise.all([pool.abandon(), sql.end({ timeout: 0 })]);
+      await Promise.all([pool.abandon(), sql.end({ timeout: 0 }), probe.end()]);
     },
     async close(closeOptions = {}) {
-      await Promise.all([pool.end(5), sql.end({ timeout: 5 })]);
+      await Promise.all([pool.end(5), sql.end({ timeout: 5 }), probe.end()]);
       if (embedded !== undefined && closeOptions.stopEmbedded !== false) {
         await embedded.stop();
       }

@@ -191,11 +191,15 @@ async function runOnce<T>(
       tx`SELECT pg_current_xact_id()::text AS xid, pg_backend_pid() AS pid`.execute(),
     ]);
     try {
-      result = await lease.race(work(tx));
-      if ("deferred" in result) {
-        // Observed at once: if BEGIN failed, nobody else will wait for it.
-        result.deferred.catch(() => {});
-      }
+      // A deferred outcome is observed as soon as it exists: if BEGIN failed, or the connection
+      // was lost before the work's own promise was looked at, nobody else will wait for it.
+      const working = work(tx).then((unit) => {
+        if ("deferred" in unit) {
+          unit.deferred.catch(() => {});
+        }
+        return unit;
+      });
+      result = await lease.race(working);
     } finally {
       // Surfaces a failed BEGIN, and never leaves its promise unobserved.
       const [, rows] = await lease.race(opening);
@@ -223,10 +227,12 @@ async function runOnce<T>(
       finished = true;
       return await settleInDoubt(db, result!, identity!, state, error, resolveDeadline);
     }
-    if (isUnavailable(error) && !lease.isLost()) {
-      // The session is in trouble (it never connected, it is being shut down, it refused for
-      // lack of resources): statements may still be queued on it, which must never run later
-      // on a session the driver reconnects. Destroyed, not rolled back and reused.
+    if (identity === undefined && !lease.isLost()) {
+      // BEGIN and the identity read never came back (the session never connected, or failed
+      // before it answered): statements may still be queued on it, which must never run later
+      // on a session the driver reconnects. Destroyed, not rolled back and reused. (A session
+      // that answered them and then refused a statement, for lack of disk or being read-only,
+      // is in step with us: it is rolled back and released below.)
       lease.destroy(error instanceof Error ? error : new ConnectionLostError(String(error)));
     }
     throw error;

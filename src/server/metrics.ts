@@ -56,6 +56,7 @@ export class ExchangeMetrics {
   readonly #poolInUse: client.Gauge;
   readonly #batchSize: client.Histogram;
   readonly #unhandled: client.Counter;
+  readonly #driverStray: client.Counter;
   readonly #httpRequests: client.Counter<"route" | "status">;
   /** Shares traded, summed exactly; the exported counter is this value as a float. */
   readonly #traded: { sum: Decimal } = { sum: ZERO };
@@ -164,6 +165,12 @@ export class ExchangeMetrics {
         "exception, a failing observer): each is a bug, logged with its stack",
       registers,
     });
+    this.#driverStray = new client.Counter({
+      name: "exchange_driver_stray_rejections_total",
+      help: "Connection failures that reached the last-resort handler from inside the driver " +
+        "after their operation was answered (seen under PostgreSQL restarts; see last_resort.ts)",
+      registers,
+    });
     this.#batchSize = new client.Histogram({
       name: "exchange_order_batch_size",
       help: "Orders and cancels per order-engine batch (one transaction of one book)",
@@ -227,6 +234,11 @@ export class ExchangeMetrics {
   /** An error reached the last-resort handler. */
   unhandled(): void {
     this.#unhandled.inc();
+  }
+
+  /** A connection failure reached the last-resort handler from inside the driver. */
+  driverStray(): void {
+    this.#driverStray.inc();
   }
 
   retry(): void {

@@ -5,6 +5,7 @@
  */
 import type { ServerConfig } from "../config.ts";
 import { type Database, openDatabase } from "../db/database.ts";
+import { isUnavailable } from "../db/errors.ts";
 import { migrate } from "../db/migrate.ts";
 import {
   processMetricsText,
@@ -57,7 +58,11 @@ export async function serve(
   logger: Logger,
 ): Promise<void> {
   const log = (line: string) => logger.line(line);
-  installLastResort(log, () => metrics.unhandled());
+  installLastResort(
+    log,
+    (kind) => kind === "bug" ? metrics.unhandled() : metrics.driverStray(),
+    isUnavailable,
+  );
   const db = await openDatabase(config.database, { applicationName: `exchange-${role}`, log });
   // A worker leaves the embedded cluster to the supervisor that started it.
   const ownsCluster = role === "single";

@@ -46,7 +46,7 @@ function syncRepWaiter(server: TestServer): Promise<number> {
   return waitFor("a COMMIT waits for synchronous replication", async () => {
     const rows = await server.db.sql`SELECT pid FROM pg_stat_activity
       WHERE datname = current_database() AND wait_event = 'SyncRep'
-        AND application_name = 'exchange-test'`;
+        AND application_name LIKE 'exchange-test/%'`;
     return rows.length > 0 ? rows[0]!.pid as number : undefined;
   });
 }
@@ -73,7 +73,7 @@ async function holdCommits(server: TestServer): Promise<() => Promise<void>> {
 
 async function dropServerSessions(server: TestServer): Promise<void> {
   await server.db.sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-    WHERE datname = current_database() AND application_name = 'exchange-test'`;
+    WHERE datname = current_database() AND application_name LIKE 'exchange-test/%'`;
   // Let the close events reach the pool before the next request.
   await new Promise((resolve) => setTimeout(resolve, 100));
 }
