@@ -58,11 +58,6 @@ export async function serve(
   logger: Logger,
 ): Promise<void> {
   const log = (line: string) => logger.line(line);
-  installLastResort(
-    log,
-    (kind) => kind === "bug" ? metrics.unhandled() : metrics.driverStray(),
-    isUnavailable,
-  );
   const db = await openDatabase(config.database, { applicationName: `exchange-${role}`, log });
   // A worker leaves the embedded cluster to the supervisor that started it.
   const ownsCluster = role === "single";
@@ -79,6 +74,12 @@ export async function serve(
         log(`applied migrations ${applied.join(", ")}`);
       }
     }
+    // Installed once the start has succeeded: a failed start ends the process with one sentence.
+    installLastResort(
+      log,
+      (kind) => kind === "bug" ? metrics.unhandled() : metrics.driverStray(),
+      isUnavailable,
+    );
     server = listen(config, db, role === "worker", logger);
     side = startHttpSide(config, db, logger, processMetricsText);
   } catch (error) {

@@ -46,7 +46,7 @@ Deno.test("a held book lock delays orders on its symbol only, not on other symbo
     ok(!blockedDone, "the order on A waits for its book lock");
     const [waiting] = await server.db.sql`SELECT count(*)::int AS n FROM pg_stat_activity
                                           WHERE wait_event_type = 'Lock'
-                                            AND application_name = 'exchange-test'`;
+                                            AND application_name LIKE 'exchange-test/%'`;
     strictEqual(waiting!.n, 1, "still exactly the order on A waits for a lock");
 
     await blocker`ROLLBACK`;
