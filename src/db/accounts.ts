@@ -63,11 +63,7 @@ export async function accountExists(db: Database, id: string): Promise<boolean> 
   if (known.has(id)) {
     return true;
   }
-  const rows = await withLease(
-    db,
-    performance.now() + db.operationTimeoutMs,
-    (sql) => sql`SELECT 1 FROM accounts WHERE id = ${id}`.execute(),
-  );
+  const rows = await withLease(db, (sql) => sql`SELECT 1 FROM accounts WHERE id = ${id}`.execute());
   if (rows.length === 1) {
     remember(known, id);
     return true;

@@ -172,10 +172,7 @@ async function runOnce<T>(
   deadline: number,
   resolveDeadline: number,
 ): Promise<Outcome<T>> {
-  const lease = await db.pool.acquire(
-    Math.min(deadline, performance.now() + db.acquireTimeoutMs),
-    deadline,
-  );
+  const lease = await leaseUntil(db, deadline);
   transactionStats.inUse++;
   const tx = lease.sql;
   const state: CommitState<T> = { inFlight: false, deferredOutcome: undefined };
@@ -254,8 +251,6 @@ async function commitDeferred<T>(
   state: CommitState<T>,
 ): Promise<Outcome<T>> {
   const commit = lease.sql`COMMIT`.execute();
-  // Observed at once: when the connection breaks, its failure may come when nobody waits for it.
-  commit.catch(() => {});
   state.inFlight = true;
   let outcome: Outcome<T>;
   try {
@@ -335,7 +330,7 @@ async function settleInDoubt<T>(
   }
   const recover = result.recover;
   try {
-    return done(await withLease(db, resolveDeadline, (sql) => recover(sql, identity)));
+    return done(await withLease(db, (sql) => recover(sql, identity), resolveDeadline));
   } catch (error) {
     if (error instanceof OutcomeUnknownError) {
       throw error;
@@ -346,22 +341,25 @@ async function settleInDoubt<T>(
 
 /**
  * Runs `read` on a leased connection outside any transaction (one statement, its own snapshot),
- * bounded by `deadline` (a `performance.now()` time) for the wait and the statements alike.
+ * bounded by `deadline` (a `performance.now()` time; by default the operation timeout from now)
+ * for the wait and the statements alike.
  */
 export async function withLease<T>(
   db: Database,
-  deadline: number,
   read: (sql: Sql) => Promise<T>,
+  deadline = performance.now() + db.operationTimeoutMs,
 ): Promise<T> {
-  const lease = await db.pool.acquire(
-    Math.min(deadline, performance.now() + db.acquireTimeoutMs),
-    deadline,
-  );
+  const lease = await leaseUntil(db, deadline);
   try {
     return await lease.race(read(lease.sql));
   } finally {
     lease.release();
   }
+}
+
+/** A lease that expires at `deadline`, waited for no longer than the acquire timeout allows. */
+function leaseUntil(db: Database, deadline: number): Promise<Lease> {
+  return db.pool.acquire(Math.min(deadline, performance.now() + db.acquireTimeoutMs), deadline);
 }
 
 function assertCommand(command: string, expected: string): void {

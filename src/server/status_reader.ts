@@ -54,11 +54,7 @@ export class StatusReader {
   async #run(group: readonly Waiting[]): Promise<void> {
     let statuses: Map<string, OrderStatus>;
     try {
-      statuses = await withLease(
-        this.#db,
-        performance.now() + this.#db.operationTimeoutMs,
-        (sql) => readStatuses(sql, group.map((w) => w.request)),
-      );
+      statuses = await withLease(this.#db, (sql) => readStatuses(sql, group.map((w) => w.request)));
     } catch (error) {
       for (const waiting of group) {
         waiting.reject(error);

@@ -147,11 +147,7 @@ export class Transactions {
         : statusAnswer("status", echoed, status);
     }
     // A cancel joins the queue of its order's book; the order is read again under its lock.
-    const sym = await withLease(
-      this.#db,
-      performance.now() + this.#db.operationTimeoutMs,
-      (sql) => orderSymbol(sql, accountId, orderId.value),
-    );
+    const sym = await withLease(this.#db, (sql) => orderSymbol(sql, accountId, orderId.value));
     if (sym === undefined) {
       return errorAnswer(echoed, UNKNOWN_ORDER);
     }

@@ -48,7 +48,7 @@ export async function runKind(
   if (spec.needsProxy && options.startProxy === undefined && kind !== "mixed") {
     return {
       ...emptyResult(kind, cluster.label),
-      skipped: "needs tests/support/faults/tcp_proxy.ts (branch fault-net)",
+      skipped: "needs a TCP proxy (SuiteOptions.startProxy, see modules.ts)",
     };
   }
   // Without the proxy, mixed still runs every other kind of episode.

@@ -3,6 +3,7 @@
  * turn (each with its own database and server process), prints each kind's report as it ends,
  * and removes the PostgreSQL at the end whatever happened.
  */
+import { emptyResult } from "./controller.ts";
 import { startEmbeddedCluster } from "./embedded_cluster.ts";
 import { startExternalCluster } from "./external_cluster.ts";
 import type { KindName } from "./kinds.ts";
@@ -70,30 +71,8 @@ export async function runSuite(options: SuiteOptions): Promise<KindResult[]> {
 function failover(options: SuiteOptions): Promise<KindResult> {
   if (options.runFailover === undefined) {
     return Promise.resolve({
-      kind: "failover",
-      target: "replica pair",
-      wallMs: 0,
-      faultsInjected: 0,
-      counts: {
-        operations: 0,
-        requests: 0,
-        acknowledged: 0,
-        refused: 0,
-        unavailable: 0,
-        timedOut: 0,
-        conflict: 0,
-        inDoubt: 0,
-        unanswered: 0,
-        failures: 0,
-        connectFailures: 0,
-      },
-      doubts: { committed: 0, notCommitted: 0 },
-      maxLatencyMs: 0,
-      recoveriesMs: [],
-      checks: [],
-      serverNotes: [],
-      extra: [],
-      skipped: "needs tests/support/faults/replica_pair.ts (branch fault-net)",
+      ...emptyResult("failover", "replica pair"),
+      skipped: "needs a failover controller (SuiteOptions.runFailover, see modules.ts)",
     });
   }
   return options.runFailover(options);
