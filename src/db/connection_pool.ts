@@ -13,7 +13,9 @@
  *   its slot opens a fresh instance on next use, so nothing can run on a reconnected session
  *   that silently replaced the one holding a transaction's locks;
  * - waits are ours: a waiter leaves the queue at its deadline, and a lease expires at its own
- *   deadline (a silent network, a backend that never answers), which destroys the connection.
+ *   deadline (a silent network, a backend that never answers), which destroys the connection;
+ * - no statement waits in the driver's queue for a connection being opened (from where the driver
+ *   would send it on whatever connection it opens next): a new connection answers once first.
  *
  * For every statement the lease answers one question, whatever the driver does: is the session
  * that ran the earlier statements still the one that will run this one? If not, nothing is sent.
@@ -133,8 +135,17 @@ export class ConnectionPool {
   /**
    * Lends a connection until `release()`, waiting at most until `waitDeadline` (a
    * `performance.now()` time) for one to become free; the lease expires at `leaseDeadline`.
+   * A connection the slot has just opened has answered once before the lease is given out.
    */
-  acquire(waitDeadline: number, leaseDeadline = waitDeadline): Promise<Lease> {
+  async acquire(waitDeadline: number, leaseDeadline = waitDeadline): Promise<Lease> {
+    const lease = await this.#take(waitDeadline, leaseDeadline);
+    if (lease.fresh) {
+      await this.#opened(lease);
+    }
+    return lease;
+  }
+
+  #take(waitDeadline: number, leaseDeadline: number): Promise<Lease> {
     if (this.#ended) {
       return Promise.reject(new ConnectionLostError("The database pool is closed"));
     }
@@ -158,6 +169,27 @@ export class ConnectionPool {
       }, waitMs);
       this.#waiters.push(waiter);
     });
+  }
+
+  /**
+   * Waits for a new connection's first answer before the lease's own statements are sent.
+   * Statements made while the driver is still connecting wait in its queue, and when a connect
+   * fails it reconnects with whatever is left there: a transaction's INSERT, queued behind a
+   * BEGIN that failed, then ran on its own once PostgreSQL was back (the outage test saw an
+   * account answered `Service unavailable` that existed afterwards). A connection that cannot be
+   * opened is destroyed with only this probe in its queue.
+   */
+  async #opened(lease: Lease): Promise<void> {
+    try {
+      await lease.race(lease.sql`SELECT 1`.execute());
+    } catch (error) {
+      lease.destroy(
+        new ConnectionLostError(
+          `The database connection could not be opened: ${(error as Error)?.message ?? error}`,
+        ),
+      );
+      throw error;
+    }
   }
 
   /** Closes every connection politely (waiting up to `timeoutSeconds` for running statements). */
@@ -193,6 +225,7 @@ export class ConnectionPool {
   }
 
   #lend(slot: Slot, deadline: number): Lease {
+    const fresh = slot.instance === undefined;
     if (slot.instance === undefined) {
       slot.generation++;
       slot.name = `${this.#options.name}/${slot.index}.${slot.generation}`;
@@ -202,7 +235,7 @@ export class ConnectionPool {
     const lease = new Lease(slot.instance, deadline, {
       release: () => this.#release(slot, lease),
       destroy: (error) => this.#destroy(slot, lease, error),
-    }, { name: slot.name, probe: this.#options.probe });
+    }, { name: slot.name, probe: this.#options.probe, fresh });
     slot.lease = lease;
     return lease;
   }
@@ -288,20 +321,24 @@ export class Lease {
   readonly deadline: number;
   /** The lease's statements: the driver's tagged template and `unsafe`, refused once lost. */
   readonly sql: Sql;
+  /** True if its connection was opened for it (the pool waits for its first answer). */
+  readonly fresh: boolean;
 
   constructor(
     instance: Sql,
     deadline: number,
     pool: { release(): void; destroy(error: Error): void },
-    session: { name: string; probe: SessionProbe | undefined } = {
+    session: { name: string; probe: SessionProbe | undefined; fresh: boolean } = {
       name: "",
       probe: undefined,
+      fresh: false,
     },
   ) {
     this.#instance = instance;
     this.#pool = pool;
     this.#name = session.name;
     this.#probe = session.probe;
+    this.fresh = session.fresh;
     this.deadline = deadline;
     this.lost = new Promise<never>((_, reject) => {
       this.#rejectLost = reject;
