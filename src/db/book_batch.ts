@@ -103,9 +103,9 @@ export function runBookBatch(
       }),
     };
   }, {
-    ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
-    ...(options.resolveDeadline === undefined ? {} : { resolveDeadline: options.resolveDeadline }),
-    ...(options.onAttempt === undefined ? {} : { onAttempt: options.onAttempt }),
+    deadline: options.deadline,
+    resolveDeadline: options.resolveDeadline,
+    onAttempt: options.onAttempt,
   }).then((outcome) => {
     // A batch never refuses as a whole: refusals are per operation, inside the report.
     assert(outcome.ok, "a batch transaction was refused as a whole");
@@ -214,7 +214,7 @@ async function recoverIds(
   decision: BatchDecision,
 ): Promise<bigint[]> {
   const canceled = decision.results.flatMap((r) => r.kind === "canceled" ? [r.orderId] : []);
-  const [placed, stillOpen] = await Promise.all([
+  const [placed, notCanceled] = await Promise.all([
     writes.newOrders.length === 0 ? Promise.resolve([]) : sql`
       SELECT id::text AS id, account_id, sym, amount::text AS amount, limit_price::text AS limit
       FROM orders WHERE id > ${read.idFloor}::bigint AND created_xact = ${identity.xid}::xid8
@@ -223,7 +223,7 @@ async function recoverIds(
       SELECT id FROM orders WHERE id = ANY(${pgArray(canceled)}::bigint[])
       AND canceled_at IS NULL`.execute(),
   ]);
-  const same = placed.length === writes.newOrders.length && stillOpen.length === 0 &&
+  const same = placed.length === writes.newOrders.length && notCanceled.length === 0 &&
     writes.newOrders.every((order, i) => {
       const row = placed[i]!;
       return row.account_id === order.accountId && row.sym === order.sym &&

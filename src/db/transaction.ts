@@ -112,11 +112,11 @@ export interface TransactionOptions {
    * A `performance.now()` time by which the work and its COMMIT must have been answered; past
    * it the connection is destroyed (its session rolls back, unless COMMIT was already sent).
    */
-  deadline?: number;
+  deadline?: number | undefined;
   /** By when a COMMIT whose answer was lost must be resolved (see the file comment). */
-  resolveDeadline?: number;
+  resolveDeadline?: number | undefined;
   /** Called as every attempt starts (the first, and each rerun after a deadlock). */
-  onAttempt?: () => void;
+  onAttempt?: (() => void) | undefined;
 }
 
 /** Counts of what the helper did, for the benchmark, metrics and tests. */

@@ -370,8 +370,8 @@ interface AttemptHooks {
  * True if a failed batch may run again one operation per transaction: only when a statement
  * failed on a live connection before anything could have committed, for a reason that one
  * operation may cause (a CHECK violation, our own bug; or balances that kept changing under a
- * large batch). Never after a COMMIT was sent (committed,
- * or in doubt), and never for the database's own trouble, which would fail each one alike.
+ * large batch). Never after a COMMIT was sent (committed, or in doubt), and never for the
+ * database's own trouble, which would fail each one alike.
  */
 function splittable(error: unknown): boolean {
   if (error instanceof CommittedAnswerError || error instanceof OutcomeUnknownError) {
