@@ -1,0 +1,57 @@
+/**
+ * The last resort (src/server/last_resort.ts), in a process of its own: what reaches it is logged
+ * and counted by kind, and the process goes on; without it, Deno ends the process.
+ */
+import { deepStrictEqual, notStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const CHILD = fileURLToPath(new URL("../support/last_resort_child.ts", import.meta.url));
+
+function includes(text: string | undefined, part: string): void {
+  ok(text?.includes(part), `expected ${JSON.stringify(part)} in ${JSON.stringify(text)}`);
+}
+
+async function runChild(...args: string[]) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", CHILD, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+Deno.test("the last resort keeps the process up, counting bugs and stray driver failures apart", async () => {
+  const { code, stdout, stderr } = await runChild();
+  strictEqual(code, 0, stderr);
+  const report = JSON.parse(stdout.trim()) as { counts: Record<string, number>; lines: string[] };
+  // Two bugs by rejection (an Error, a bare string), one by a timer; one connection failure.
+  deepStrictEqual(report.counts, { bug: 3, driver: 1 });
+  strictEqual(report.lines.length, 4);
+  const [error, driver, bare, timer] = report.lines;
+  includes(
+    error,
+    "unhandled rejection (a bug; the process goes on): Error: nobody awaited this",
+  );
+  includes(error, "last_resort_child.ts"); // the stack is logged
+  includes(driver, "stray driver rejection after a lost database connection");
+  includes(driver, "(code ECONNREFUSED)");
+  includes(bare, "a bug; the process goes on): a bare string");
+  includes(
+    timer,
+    "uncaught exception (a bug; the process goes on): TypeError: thrown from a timer",
+  );
+});
+
+Deno.test("without the last resort the same unhandled rejection ends the process", async () => {
+  const { code, stdout, stderr } = await runChild("removed");
+  notStrictEqual(code, 0);
+  strictEqual(stdout, "");
+  includes(stderr, "nobody awaited this");
+});
