@@ -173,5 +173,8 @@ export function openMarketDataPool(
   const target: Target = config.url !== undefined
     ? { kind: "url", url: config.url }
     : clusterTarget(db.embedded!.location);
-  return openPool(target, { ...config, poolSize }, applicationName, { fetchTypes: false });
+  return openPool(target, { ...config, poolSize }, applicationName, {
+    fetchTypes: false,
+    keyedOnly: true,
+  });
 }
