@@ -102,6 +102,8 @@ export interface EngineConfig {
   batchesInFlightMax: number;
   /** A further batch starts only once the running ones have waited this long for book locks. */
   batchLockWaitMs: number;
+  /** ...or once their attempts have taken this long, waiting or not. */
+  batchLongMs: number;
   /** Status statements (`<query>`s) running at once; more queries wait and share the next one. */
   statusStatementsMax: number;
   /** Most `<query>`s answered by one statement. */
@@ -298,6 +300,7 @@ export function buildConfig(values: RawOptions, cpuCount: number): ServerConfig 
       batchOperationsMax: int(o.batchOperationsMax),
       batchesInFlightMax: int(o.batchesInFlightMax),
       batchLockWaitMs: int(o.batchLockWaitMs),
+      batchLongMs: int(o.batchLongMs),
       statusStatementsMax: int(o.statusStatementsMax),
       queriesPerStatementMax: int(o.queriesPerStatementMax),
     },

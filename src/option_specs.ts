@@ -298,6 +298,19 @@ export const OPTION = {
     help: "a second batch starts only while the running one has waited this long for its book " +
       "locks (held by another process or session)",
   },
+  batchLongMs: {
+    flag: "batch-long-ms",
+    env: "EXCHANGE_BATCH_LONG_MS",
+    kind: "integer",
+    // A batch normally holds its books for 2-5 ms; one order sweeping 60,000 resting orders held
+    // every other book of the process for seconds (issue 19) before this rule. Well under the
+    // 50 ms that another book's orders may wait during such a sweep.
+    default: 20,
+    min: 1,
+    max: 60_000,
+    help: "a second batch also starts, for other books, beside a running one that has taken this " +
+      "long (a deep sweep, a slow statement)",
+  },
   statusStatementsMax: {
     flag: "status-statements-max",
     env: "EXCHANGE_STATUS_STATEMENTS_MAX",

@@ -23,6 +23,7 @@ export interface ServiceOptions {
   batchOperationsMax: number;
   batchesInFlightMax: number;
   batchLockWaitMs: number;
+  batchLongMs: number;
   statusStatementsMax: number;
   queriesPerStatementMax: number;
   observer?: EngineObserver;
@@ -45,6 +46,7 @@ export const SERVICE_OPTIONS_DEFAULT: ServiceOptions = {
   batchOperationsMax: OPTION.batchOperationsMax.default,
   batchesInFlightMax: OPTION.batchesInFlightMax.default,
   batchLockWaitMs: OPTION.batchLockWaitMs.default,
+  batchLongMs: OPTION.batchLongMs.default,
   statusStatementsMax: OPTION.statusStatementsMax.default,
   queriesPerStatementMax: OPTION.queriesPerStatementMax.default,
 };
@@ -67,6 +69,7 @@ export class ExchangeService {
       batchOperationsMax: options.batchOperationsMax,
       batchesInFlightMax: options.batchesInFlightMax,
       batchLockWaitMs: options.batchLockWaitMs,
+      batchLongMs: options.batchLongMs,
       log,
       observer: options.observer ?? METRICS_OBSERVER,
     });
