@@ -21,7 +21,7 @@ import type { Context } from "./bench/context.ts";
 import { createOrThrow } from "./bench/create_request.ts";
 import { measureDeepBook } from "./bench/deep_book.ts";
 import { measureIdleConnections } from "./bench/idle_connections.ts";
-import { machineInfo } from "./bench/machine_info.ts";
+import { loadAverage, machineInfo } from "./bench/machine_info.ts";
 import { measurePgbench } from "./bench/measure_pgbench.ts";
 import { measurePoint } from "./bench/measure_point.ts";
 import {
@@ -181,6 +181,7 @@ export async function runBench(options: BenchOptions): Promise<RunResults> {
     totalSeconds: 0,
     provenance,
     database: undefined,
+    loadAverage: { start: await loadAverage(), end: undefined },
     options: options.databaseUrl === undefined ? options : {
       ...options,
       databaseUrl: redactPasswords(options.databaseUrl),
@@ -253,6 +254,7 @@ export async function runBench(options: BenchOptions): Promise<RunResults> {
   }
 
   const finished = new Date();
+  results.loadAverage.end = await loadAverage();
   results.finishedAt = finished.toISOString();
   results.totalSeconds = (finished.getTime() - startedAt.getTime()) / 1000;
   await Deno.writeTextFile(`${options.outDir}/results.json`, JSON.stringify(results, null, 2));

@@ -47,6 +47,11 @@ export interface DeepBookRecord {
   otherBefore: LatencyWindow;
   /** The other book's orders in flight at any moment while the sweep ran. */
   otherDuring: LatencyWindow;
+  /**
+   * How many of those waited at least half as long as the sweep: its p50 mixes them with the
+   * orders answered just after the buy was sent, before its batch began.
+   */
+  otherHeld: number;
   /** Unexpected errors of the other book's orders. */
   errors: number;
   errorMessages: string[];
@@ -224,7 +229,9 @@ export async function measureDeepBook(ctx: Context, cores: CoreSetting): Promise
       onAnswer: (_request, sentAt, answeredAt) => answered.push({ sentAt, answeredAt }),
     });
     const s = await sweep!;
-    const during = answered.filter((a) => a.sentAt < s.answeredAt && a.answeredAt > s.sentAt);
+    const during = answered.filter((a) => a.sentAt < s.answeredAt && a.answeredAt > s.sentAt)
+      .map((a) => a.answeredAt - a.sentAt);
+    const sweepMs = s.answeredAt - s.sentAt;
     const before = answered.filter((a) => a.answeredAt <= s.sentAt);
     const record: DeepBookRecord = {
       cores: cores.label,
@@ -234,14 +241,15 @@ export async function measureDeepBook(ctx: Context, cores: CoreSetting): Promise
       leadMs: LEAD_MS,
       setupMs,
       setupOrdersPerS: n / (setupMs / 1000),
-      sweepMs: s.answeredAt - s.sentAt,
+      sweepMs,
       sweepAnswer: /<opened\b/.test(s.answer)
         ? "opened"
         : (/<error\b[^>]*>([^<]*)</.exec(s.answer)?.[1] ?? s.answer.slice(0, 200)),
       swept: await executedWhole(ctx, seller, lastSell),
       otherClients: others.length,
       otherBefore: latencyWindow(before.map((a) => a.answeredAt - a.sentAt)),
-      otherDuring: latencyWindow(during.map((a) => a.answeredAt - a.sentAt)),
+      otherDuring: latencyWindow(during),
+      otherHeld: during.filter((ms) => ms >= sweepMs / 2).length,
       errors: load.errors,
       errorMessages: load.errorMessages,
     };

@@ -49,3 +49,16 @@ export async function machineInfo(options: {
     taskset: (await commandLine("taskset", ["--version"])) !== undefined,
   };
 }
+
+/**
+ * The kernel's load averages over 1, 5 and 15 minutes, or undefined off Linux. Other work on a
+ * shared machine moves every figure (the 2 cores here are shared with other jobs), so the report
+ * states it at the start and the end of the run.
+ */
+export async function loadAverage(): Promise<number[] | undefined> {
+  const text = await Deno.readTextFile("/proc/loadavg").catch(() => undefined);
+  const fields = text?.split(" ").slice(0, 3).map(Number);
+  return fields === undefined || fields.length < 3 || fields.some((x) => !Number.isFinite(x))
+    ? undefined
+    : fields;
+}

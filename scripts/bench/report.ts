@@ -137,6 +137,10 @@ export function renderReport(r: RunResults, charts: string[]): string {
       ["CPUs (nproc)", String(m.nproc)],
       ["CPU model", m.cpuModel],
       ["Memory", `${m.memoryTotalMb} MB`],
+      [
+        "Load average (1, 5, 15 min) at start / end",
+        `${r.loadAverage.start?.join(", ") ?? "-"} / ${r.loadAverage.end?.join(", ") ?? "-"}`,
+      ],
       ["Kernel", m.kernel],
       ["Deno", `${m.deno} (V8 ${m.v8}, TypeScript ${m.typescript})`],
       ["PostgreSQL (server)", m.postgres],

@@ -104,6 +104,10 @@ export function renderDeepBook(r: RunResults): string[] {
       ],
       ["other book before the sweep: p50 / p99 / max", windowText(d.otherBefore)],
       ["**other book during the sweep: p50 / p99 / max**", `**${windowText(d.otherDuring)}**`],
+      [
+        "other book's orders during the sweep that waited at least half of it",
+        `${d.otherHeld} of ${d.otherDuring.count}`,
+      ],
       ["other book's errors", String(d.errors)],
     ]),
     "",

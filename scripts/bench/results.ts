@@ -112,6 +112,8 @@ export interface RunResults {
   provenance: Provenance;
   /** Undefined when the bench targeted a running server (`--host`/`--port`). */
   database: DatabaseRecord | undefined;
+  /** The machine's 1, 5 and 15 minute load averages as the run started and as it ended. */
+  loadAverage: { start: number[] | undefined; end: number[] | undefined };
   options: BenchOptions;
   machine: MachineInfo;
   serverBanner: string;

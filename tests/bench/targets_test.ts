@@ -69,6 +69,7 @@ function run(rate: (p: PointSpec) => number): RunResults {
     totalSeconds: 0,
     provenance: { commit: "unknown", dirty: undefined, changes: [] },
     database: { kind: "embedded", description: "embedded" },
+    loadAverage: { start: undefined, end: undefined },
     options,
     machine: {} as RunResults["machine"],
     serverBanner: "",
