@@ -209,6 +209,8 @@ export async function measureDeepBook(ctx: Context, cores: CoreSetting): Promise
       pipelineDepth: 1,
       seed: n,
       signal: stop.signal,
+      // The other book's orders may wait as long as the sweep: that wait is what is measured.
+      requestTimeoutMs: SWEEP_ANSWER_TIMEOUT_MS,
       onStart: () => {
         sweep = (async () => {
           await sleep(LEAD_MS);

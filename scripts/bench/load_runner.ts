@@ -36,6 +36,8 @@ export interface LoadSpec {
   onAnswer?: (request: BenchRequest, sentAt: number, answeredAt: number) => void;
   /** Ends the point before `durationMs` (no new request is sent once it is aborted). */
   signal?: AbortSignal;
+  /** A request unanswered this long counts as an error (REQUEST_TIMEOUT_MS when absent). */
+  requestTimeoutMs?: number;
 }
 
 /** Raw outcome of one measured point. */
@@ -128,7 +130,7 @@ async function loop(
     const started = performance.now();
     let answer: string;
     try {
-      answer = await withTimeout(send(request.xml), REQUEST_TIMEOUT_MS);
+      answer = await withTimeout(send(request.xml), spec.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
     } catch (error) {
       tally.fail(error);
       continue;

@@ -1,9 +1,10 @@
 /**
  * Runs pgbench (TPC-B and select-only) against the server's own PostgreSQL as the yardstick.
- * Always with prepared statements (`-M prepared`): postgres.js prepares every statement the
- * server sends, and pgbench's default simple protocol parses and plans each one again (on one
- * cluster here TPC-B gave 5,632-5,641 tps prepared against 4,316-4,496 simple), so a ratio
- * against the simple protocol flattered the server by a quarter.
+ * Always with prepared statements (`-M prepared`): postgres.js prepares the statements of the
+ * server's order path (its tagged templates), and pgbench's default simple protocol parses and
+ * plans each one again (on one cluster here TPC-B gave 5,632-5,641 tps prepared against
+ * 4,316-4,496 simple), so a ratio against the simple protocol flattered the server by about a
+ * quarter.
  */
 import type { SocketTarget } from "../../src/db/embedded_target.ts";
 
