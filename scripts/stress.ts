@@ -83,7 +83,7 @@ async function main(): Promise<number> {
   console.error(`starting the server on 127.0.0.1:${port} with its database in ${dataDir}`);
   const server = await startServer({
     port,
-    dataDir,
+    database: { serverArgs: ["--data-dir", dataDir], dataDir },
     cpuList: undefined,
     extraArgs: ["--workers", String(workers)],
   });

@@ -2,6 +2,7 @@
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import { spread } from "./latency_stats.ts";
+import { onOwnAccounts } from "./plan.ts";
 import type { PointRecord, RunResults } from "./results.ts";
 import { targetCores, workloadRate } from "./targets.ts";
 
@@ -145,7 +146,7 @@ export async function writeCharts(r: RunResults, outDir: string): Promise<string
   const o = r.options;
   // The sweep: orders, one request in flight, each client count on 1 and on `symbols` symbols.
   const sweep = r.points.filter((p) =>
-    p.workload === "orders" && p.depth === 1 && o.clients.includes(p.clients) &&
+    onOwnAccounts(p) && p.workload === "orders" && p.depth === 1 && o.clients.includes(p.clients) &&
     o.framings.includes(p.framing) && (p.symbols === 1 || p.symbols === o.symbols)
   );
   const sweepGroups = group(sweep, (p) => `${p.cores}|${p.framing}|${p.symbols}|${p.clients}`);
@@ -275,7 +276,9 @@ export async function writeCharts(r: RunResults, outDir: string): Promise<string
   const framings: Row[] = [];
   for (
     const [, ps] of group(
-      r.points.filter((p) => p.cores === cores && p.clients === c && p.symbols === o.symbols),
+      r.points.filter((p) =>
+        onOwnAccounts(p) && p.cores === cores && p.clients === c && p.symbols === o.symbols
+      ),
       (p) => `${p.workload}|${p.framing}|${p.depth}`,
     )
   ) {

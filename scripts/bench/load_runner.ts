@@ -19,6 +19,11 @@ export interface LoadSpec {
   symbols: string[];
   /** Account of each client (client i trades on accounts[i % length]). */
   accounts: string[];
+  /**
+   * When above 0, every client trades on the first `sharedAccounts` accounts instead, picking
+   * one at random for each request.
+   */
+  sharedAccounts?: number;
   /** Binary framing: requests in flight per connection. */
   pipelineDepth: number;
   seed: number;
@@ -27,6 +32,12 @@ export interface LoadSpec {
    * flight), e.g. to sample CPU and scrape the server's counters.
    */
   onStart?: () => void | Promise<void>;
+  /** Called for every answered request, with when it was sent and answered (performance.now()). */
+  onAnswer?: (request: BenchRequest, sentAt: number, answeredAt: number) => void;
+  /** Ends the point before `durationMs` (no new request is sent once it is aborted). */
+  signal?: AbortSignal;
+  /** A request unanswered this long counts as an error (REQUEST_TIMEOUT_MS when absent). */
+  requestTimeoutMs?: number;
 }
 
 /** Raw outcome of one measured point. */
@@ -49,7 +60,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const REQUESTS_PER_CLIENT_MAX = 5_000_000;
 const ERROR_MESSAGES_KEPT = 10;
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/** `promise`, or a rejection once `ms` have passed without it settling. */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
@@ -101,25 +113,41 @@ class Tally {
 /** A function that sends one request and resolves with the answer. */
 type Send = (xml: string) => Promise<string>;
 
-/** One closed loop: send, wait, repeat until the deadline. */
+/** One closed loop: send, wait, repeat until the deadline (or the spec's signal). */
 async function loop(
   send: Send,
   workload: TraderWorkload,
   deadline: number,
   tally: Tally,
+  spec: LoadSpec,
 ): Promise<void> {
-  for (let i = 0; i < REQUESTS_PER_CLIENT_MAX && performance.now() < deadline; i++) {
+  for (
+    let i = 0;
+    i < REQUESTS_PER_CLIENT_MAX && performance.now() < deadline && spec.signal?.aborted !== true;
+    i++
+  ) {
     const request = workload.next();
     const started = performance.now();
     let answer: string;
     try {
-      answer = await withTimeout(send(request.xml), REQUEST_TIMEOUT_MS);
+      answer = await withTimeout(send(request.xml), spec.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
     } catch (error) {
       tally.fail(error);
       continue;
     }
-    tally.count(request, workload, answer, performance.now() - started);
+    const answered = performance.now();
+    tally.count(request, workload, answer, answered - started);
+    spec.onAnswer?.(request, started, answered);
   }
+}
+
+/** The accounts client `i` trades on. */
+function accountsOf(spec: LoadSpec, i: number): string[] {
+  const shared = spec.sharedAccounts ?? 0;
+  if (shared > 0) {
+    return spec.accounts.slice(0, shared);
+  }
+  return [spec.accounts[i % spec.accounts.length] ?? "0"];
 }
 
 /** Runs one point and returns its counts and latency percentiles. */
@@ -129,7 +157,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     { length: spec.clients },
     (_, i) =>
       new TraderWorkload(
-        spec.accounts[i % spec.accounts.length] ?? "0",
+        accountsOf(spec, i),
         spec.symbols,
         spec.workload,
         spec.seed * 1000 + i,
@@ -161,7 +189,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     const loops: Promise<void>[] = [];
     workloads.forEach((workload, i) => {
       for (let lane = 0; lane < lanes; lane++) {
-        loops.push(loop(sends[i]!, workload, deadline, tally));
+        loops.push(loop(sends[i]!, workload, deadline, tally, spec));
       }
     });
     await Promise.all(loops);

@@ -1,5 +1,4 @@
 /** The machine and software versions the report states. */
-import type { SocketTarget } from "../../src/db/embedded_target.ts";
 
 /** What the run ran on. */
 export interface MachineInfo {
@@ -29,29 +28,14 @@ async function commandLine(program: string, args: string[]): Promise<string | un
   }
 }
 
-/** Reads /proc and asks the tools for their versions; `psql` (if present) asks the server. */
+/** Reads /proc and asks the tools for their versions. */
 export async function machineInfo(options: {
   pgbench: string | undefined;
-  /** The exchange's PostgreSQL, asked for its version with `psql`. */
-  pg: SocketTarget | undefined;
+  /** The exchange's PostgreSQL's `version()`, once known. */
+  postgres: string | undefined;
 }): Promise<MachineInfo> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
   const meminfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
-  let postgres = "unknown";
-  if (options.pg !== undefined) {
-    postgres = await commandLine("psql", [
-      "-h",
-      options.pg.socketDir,
-      "-p",
-      String(options.pg.port),
-      "-U",
-      options.pg.user,
-      "-d",
-      options.pg.database,
-      "-Atc",
-      "select version()",
-    ]) ?? "unknown (psql not available)";
-  }
   return {
     nproc: navigator.hardwareConcurrency,
     cpuModel: /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1]?.trim() ?? "unknown",
@@ -60,8 +44,21 @@ export async function machineInfo(options: {
     deno: Deno.version.deno,
     v8: Deno.version.v8,
     typescript: Deno.version.typescript,
-    postgres,
+    postgres: options.postgres ?? "unknown",
     pgbench: options.pgbench ?? "not installed",
     taskset: (await commandLine("taskset", ["--version"])) !== undefined,
   };
+}
+
+/**
+ * The kernel's load averages over 1, 5 and 15 minutes, or undefined off Linux. Other work on a
+ * shared machine moves every figure (the 2 cores here are shared with other jobs), so the report
+ * states it at the start and the end of the run.
+ */
+export async function loadAverage(): Promise<number[] | undefined> {
+  const text = await Deno.readTextFile("/proc/loadavg").catch(() => undefined);
+  const fields = text?.split(" ").slice(0, 3).map(Number);
+  return fields === undefined || fields.length < 3 || fields.some((x) => !Number.isFinite(x))
+    ? undefined
+    : fields;
 }

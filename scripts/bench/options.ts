@@ -1,6 +1,23 @@
 /** Command-line options of `deno task bench`, with bounded defaults (about six minutes). */
 import { parseArgs } from "node:util";
 
+/**
+ * The parts of a run, each chosen by `--points`: the client-count sweep, the targets of issue
+ * 10, the shared-accounts point, memory with idle connections, the deep-book sweep and the
+ * minute-long steady point.
+ */
+export const POINT_GROUPS = [
+  "clients",
+  "targets",
+  "shared-accounts",
+  "idle",
+  "deep-book",
+  "steady",
+] as const;
+
+/** One part of a run (see {@link POINT_GROUPS}). */
+export type PointGroup = typeof POINT_GROUPS[number];
+
 /** How requests travel: one connection per request, or persistent and pipelined. */
 export type Framing = "text" | "binary";
 
@@ -45,6 +62,30 @@ export interface BenchOptions {
     | undefined;
   /** Extra flags for the server we start, e.g. `--workers 2`. */
   serverArgs: string[];
+  /** The parts of the run to measure. */
+  points: PointGroup[];
+  /**
+   * A PostgreSQL the operator runs: the server and pgbench each get a fresh database created on
+   * it (and dropped afterwards) instead of the embedded cluster. Undefined: embedded.
+   */
+  databaseUrl: string | undefined;
+  /** Length of the steady point, and of each slice its rate is reported for. */
+  steadyMs: number;
+  steadySliceMs: number;
+  /** The deep-book point: resting one-share sells one buy sweeps, placed this many per request. */
+  sweepOrders: number;
+  sweepSetupBatch: number;
+  /** Connections placing the resting sells at once (a connection's orders run one by one). */
+  sweepSetupConnections: number;
+  /** Clients placing orders on another book while the sweep runs. */
+  sweepOtherClients: number;
+  /**
+   * The server's operation, statement, lock and idle-in-transaction timeouts while the run
+   * includes the deep book (0: the server's own defaults).
+   */
+  sweepTimeoutMs: number;
+  /** Accounts the shared-accounts point's clients pick from at random, order by order. */
+  sharedAccounts: number;
 }
 
 /** Thrown for a malformed flag; the message is meant for the user. */
@@ -74,16 +115,43 @@ them on the same PostgreSQL, at the same client counts.
   --idle-connections N   idle connections for the memory measurement (1000; 0 skips)
   --no-pgbench           do not run pgbench
   --server-args "ARGS"   extra flags for the server we start (e.g. "--workers 2")
+  --points LIST          parts of the run: clients (the sweep above), targets, shared-accounts,
+                         idle, deep-book, steady, or all
+                         (clients,targets,shared-accounts,idle,deep-book; --quick: all)
+  --database-url URL     run the server and pgbench on this PostgreSQL instead of the embedded
+                         one: each gets a fresh database, created here and dropped at the end
+  --steady-ms N          the steady point: orders, binary, 1 in flight, --target-clients on
+                         --symbols symbols for this long (60000)
+  --steady-slice-ms N    the steady point's rate is reported per slice of this length, whole
+                         seconds dividing --steady-ms (10000)
+  --sweep-orders N       the deep-book point: resting one-share sells that one buy sweeps (60000)
+  --sweep-setup-batch N  sells per setup request (500)
+  --sweep-setup-connections N  connections placing them at once (32)
+  --sweep-other-clients N  clients trading on another book meanwhile (4)
+  --sweep-timeout-ms N   with the deep book, the server we start gets this operation, statement,
+                         lock and idle-in-transaction timeout, so that a slow sweep is measured
+                         rather than cut off at the default 10 s (120000; 0: server defaults)
+  --shared-accounts N    the shared-accounts point: --target-clients on --symbols symbols, each
+                         order on one of N accounts picked at random (4)
   --host H --port P      benchmark a running server instead (no pgbench; CPU/RSS need --server-pid)
   --server-pid N         pid of that server, for CPU and memory figures
   --server-http-port N   that server's HTTP side port, for the batch sizes in /metrics
   --out DIR              where REPORT.md, results.json and the SVG charts go (bench-results/)
-  --quick                a tiny run for smoke tests (about 30 s)
+  --quick                a tiny run for smoke tests (about 40 s), every point included
   --help
 `;
 
 const MAX_CLIENTS = 1024;
 const MAX_DURATION_MS = 600_000;
+/** The steady point may run for an hour (a slow decline needs a long look). */
+const STEADY_MS_MAX = 3_600_000;
+/** A million resting orders would hold the sweep's transaction for minutes at today's speed. */
+const SWEEP_ORDERS_MAX = 1_000_000;
+/** The server's default `--children-per-request-max`; a server started with less needs less. */
+const SWEEP_SETUP_BATCH_MAX = 10_000;
+const SHARED_ACCOUNTS_MAX = 1_000;
+/** The server's own bound on its operation and statement timeouts. */
+const SWEEP_TIMEOUT_MS_MAX = 3_600_000;
 
 function positiveInt(name: string, raw: string, max: number): number {
   if (!/^[0-9]+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
@@ -107,6 +175,39 @@ function parseCores(raw: string, cpuCount: number): CoreSetting[] {
     const n = positiveInt("cores", item, cpuCount);
     return { label: String(n), cpuList: n === 1 ? "0" : `0-${n - 1}` };
   });
+}
+
+/** Reads `--points`: names from {@link POINT_GROUPS}, or `all`. */
+function parsePoints(raw: string): PointGroup[] {
+  const names = list(raw);
+  if (names.includes("all")) {
+    return [...POINT_GROUPS];
+  }
+  if (names.length === 0) {
+    throw new UsageError("--points needs at least one part");
+  }
+  for (const name of names) {
+    if (!(POINT_GROUPS as readonly string[]).includes(name)) {
+      throw new UsageError(
+        `--points takes ${POINT_GROUPS.join(", ")} or all, got ${JSON.stringify(name)}`,
+      );
+    }
+  }
+  return POINT_GROUPS.filter((g) => names.includes(g));
+}
+
+/** Checks a `--database-url`: a postgres URL that names the database to connect to first. */
+function parseDatabaseUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError("--database-url must be a URL such as postgres://user@host:5432/postgres");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new UsageError(`--database-url must start with postgres://, got ${url.protocol}//`);
+  }
+  return raw;
 }
 
 /** Parses flags; `--quick` changes the defaults, explicit flags still win. Null means --help. */
@@ -133,6 +234,16 @@ export function parseBenchOptions(args: string[], cpuCount: number): BenchOption
       "server-pid": { type: "string" },
       "server-http-port": { type: "string" },
       out: { type: "string" },
+      points: { type: "string" },
+      "database-url": { type: "string" },
+      "steady-ms": { type: "string" },
+      "steady-slice-ms": { type: "string" },
+      "sweep-orders": { type: "string" },
+      "sweep-setup-batch": { type: "string" },
+      "sweep-setup-connections": { type: "string" },
+      "sweep-other-clients": { type: "string" },
+      "sweep-timeout-ms": { type: "string" },
+      "shared-accounts": { type: "string" },
       quick: { type: "boolean" },
       help: { type: "boolean" },
     },
@@ -142,7 +253,8 @@ export function parseBenchOptions(args: string[], cpuCount: number): BenchOption
   }
   const quick = v.quick === true;
   // Quick mode: every kind of point once, with two clients, one repetition, all cores, few
-  // idle connections.
+  // idle connections, a short steady point and a shallow book. The default run leaves the
+  // steady point out: at a minute (and a minute of pgbench beside it) it would add half again.
   const d = quick
     ? {
       duration: "1000",
@@ -152,6 +264,11 @@ export function parseBenchOptions(args: string[], cpuCount: number): BenchOption
       target: "2",
       hot: "2",
       idle: "100",
+      points: "all",
+      steady: "2000",
+      slice: "1000",
+      sweepOrders: "500",
+      sweepOthers: "2",
     }
     : {
       duration: "2000",
@@ -161,6 +278,11 @@ export function parseBenchOptions(args: string[], cpuCount: number): BenchOption
       target: "16",
       hot: "64",
       idle: "1000",
+      points: "clients,targets,shared-accounts,idle,deep-book",
+      steady: "60000",
+      slice: "10000",
+      sweepOrders: "60000",
+      sweepOthers: "4",
     };
   const framings = [...new Set(list(v.framing ?? "binary"))].map((f) => {
     if (f !== "text" && f !== "binary") {
@@ -189,6 +311,26 @@ export function parseBenchOptions(args: string[], cpuCount: number): BenchOption
         : positiveInt("server-http-port", v["server-http-port"], 65535),
     };
   }
+  const databaseUrl = v["database-url"] === undefined
+    ? undefined
+    : parseDatabaseUrl(v["database-url"]);
+  if (databaseUrl !== undefined && external !== undefined) {
+    throw new UsageError("--database-url is for a server the bench starts, not with --host/--port");
+  }
+  const steadyMs = positiveInt("steady-ms", v["steady-ms"] ?? d.steady, STEADY_MS_MAX);
+  const steadySliceMs = positiveInt(
+    "steady-slice-ms",
+    v["steady-slice-ms"] ?? d.slice,
+    steadyMs,
+  );
+  // pgbench's slices (-P) are whole seconds, and every slice as long, so that each of ours has
+  // pgbench's beside it.
+  if (steadySliceMs % 1000 !== 0 || steadyMs % steadySliceMs !== 0) {
+    throw new UsageError(
+      "--steady-slice-ms must be whole seconds and divide --steady-ms " +
+        `(pgbench reports whole seconds), got ${steadySliceMs} and ${steadyMs}`,
+    );
+  }
   const idleRaw = v["idle-connections"] ?? d.idle;
   return {
     durationMs: positiveInt("duration-ms", v["duration-ms"] ?? d.duration, MAX_DURATION_MS),
@@ -208,5 +350,33 @@ export function parseBenchOptions(args: string[], cpuCount: number): BenchOption
     noPgbench: v["no-pgbench"] === true || external !== undefined,
     external,
     serverArgs: list((v["server-args"] ?? "").replaceAll(" ", ",")),
+    points: parsePoints(v.points ?? d.points),
+    databaseUrl,
+    steadyMs,
+    steadySliceMs,
+    sweepOrders: positiveInt("sweep-orders", v["sweep-orders"] ?? d.sweepOrders, SWEEP_ORDERS_MAX),
+    sweepSetupBatch: positiveInt(
+      "sweep-setup-batch",
+      v["sweep-setup-batch"] ?? "500",
+      SWEEP_SETUP_BATCH_MAX,
+    ),
+    sweepSetupConnections: positiveInt(
+      "sweep-setup-connections",
+      v["sweep-setup-connections"] ?? "32",
+      MAX_CLIENTS,
+    ),
+    sweepOtherClients: positiveInt(
+      "sweep-other-clients",
+      v["sweep-other-clients"] ?? d.sweepOthers,
+      MAX_CLIENTS,
+    ),
+    sweepTimeoutMs: v["sweep-timeout-ms"] === "0"
+      ? 0
+      : positiveInt("sweep-timeout-ms", v["sweep-timeout-ms"] ?? "120000", SWEEP_TIMEOUT_MS_MAX),
+    sharedAccounts: positiveInt(
+      "shared-accounts",
+      v["shared-accounts"] ?? "4",
+      SHARED_ACCOUNTS_MAX,
+    ),
   };
 }

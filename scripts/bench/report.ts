@@ -1,8 +1,15 @@
-/** The Markdown report: machine, versions, settings, targets, tables, charts. */
+/** The Markdown report: provenance, machine, versions, settings, targets, tables, charts. */
+import { redactPasswords } from "./bench_database.ts";
 import { type Spread, spread } from "./latency_stats.ts";
+import { markdownTable } from "./markdown_table.ts";
 import type { PointRecord, RunResults } from "./results.ts";
-import { pointLabel } from "./plan.ts";
+import { onOwnAccounts, pointLabel } from "./plan.ts";
+import { PGBENCH_PROTOCOL } from "./pgbench.ts";
+import { provenanceLine } from "./provenance.ts";
+import { renderDeepBook, renderSteady } from "./report_once_points.ts";
+import { benchServerArgs } from "./server_flags.ts";
 import { checkTargets, pgbenchTps, targetCores, workloadRate } from "./targets.ts";
+import { WARMUP_REQUESTS } from "./workload.ts";
 
 const f0 = (x: number) => x.toFixed(0);
 const f1 = (x: number) => x.toFixed(1);
@@ -14,14 +21,6 @@ function range(s: Spread, digits: (x: number) => string): string {
   return s.n > 1 ? `${digits(s.mean)} (${digits(s.min)}-${digits(s.max)})` : digits(s.mean);
 }
 
-function table(header: string[], rows: string[][]): string {
-  return [
-    `| ${header.join(" | ")} |`,
-    `| ${header.map(() => "---").join(" | ")} |`,
-    ...rows.map((r) => `| ${r.join(" | ")} |`),
-  ].join("\n");
-}
-
 function groups(points: PointRecord[]): PointRecord[][] {
   const map = new Map<string, PointRecord[]>();
   for (const p of points) {
@@ -31,111 +30,12 @@ function groups(points: PointRecord[]): PointRecord[][] {
   return [...map.values()];
 }
 
-/** Builds REPORT.md's text. */
-export function renderReport(r: RunResults, charts: string[]): string {
-  const o = r.options;
-  const m = r.machine;
+/** The table of every repeated point; nothing when the run measured none. */
+function renderThroughput(r: RunResults): string[] {
+  if (r.points.length === 0) {
+    return [];
+  }
   const out: string[] = [];
-  out.push(`# Exchange benchmark report`, "");
-  out.push(
-    `Run ${r.startedAt} - ${r.finishedAt} (${f0(r.totalSeconds)} s) with \`deno task bench ${
-      Deno.args.join(" ")
-    }\`.`,
-    "",
-  );
-  out.push("## Machine and versions", "");
-  out.push(
-    table(["", ""], [
-      ["CPUs (nproc)", String(m.nproc)],
-      ["CPU model", m.cpuModel],
-      ["Memory", `${m.memoryTotalMb} MB`],
-      ["Kernel", m.kernel],
-      ["Deno", `${m.deno} (V8 ${m.v8}, TypeScript ${m.typescript})`],
-      ["PostgreSQL (server)", m.postgres],
-      ["pgbench", m.pgbench],
-      ["Server", `\`${r.serverBanner}\``],
-    ]),
-    "",
-  );
-  out.push("## Settings", "");
-  out.push(
-    table(["setting", "value"], [
-      [
-        "duration per point",
-        `${o.durationMs} ms (pgbench: ${Math.max(1, Math.ceil(o.durationMs / 1000))} s)`,
-      ],
-      [
-        "sweep",
-        `orders, ${o.framings.join(" and ")}, 1 request in flight, ${
-          o.clients.join(", ")
-        } clients, on 1 and on ${o.symbols} symbols`,
-      ],
-      [
-        "target points",
-        `orders, queries and mix at ${o.targetClients} clients on ${o.symbols} symbols: text, ` +
-        `binary 1 in flight, binary ${o.pipelineDepth} in flight; hot book: ${o.hotClients} ` +
-        "clients on 1 symbol (binary, 1 in flight)",
-      ],
-      ["repetitions", String(o.repetitions)],
-      [
-        "server cores",
-        o.cores.map((c) =>
-          `${c.label}${c.cpuList === undefined ? "" : ` (taskset -c ${c.cpuList})`}`
-        ).join(", "),
-      ],
-      [
-        "pgbench",
-        r.pgbenchScale === undefined
-          ? "not run"
-          : `scale ${r.pgbenchScale} (init ${
-            f1(r.pgbenchInitSeconds ?? 0)
-          } s), -n, -j = min(clients, nproc), same PostgreSQL as the server`,
-      ],
-      ["extra server flags", o.serverArgs.join(" ") || "none"],
-      [
-        "between points",
-        r.options.external === undefined
-          ? "CHECKPOINT before every point, ours and pgbench's alike"
-          : "nothing (external server)",
-      ],
-    ]),
-    "",
-  );
-  out.push(
-    "Workload `mix`: each client trades on its own account (ample cash and shares, so no funds",
-    "refusals), 60% orders (half passive around a mid price of 100, half aggressive at 112/88, so",
-    "about half cross), 30% queries and 10% cancels of its own recent orders; one request in ten",
-    "holds three operations. `orders` and `queries` are single-kind workloads (orders: half",
-    "passive, half crossing). Text framing opens a TCP connection per request; binary keeps one per",
-    "client with `x1` (one) or `x" + String(o.pipelineDepth) +
-      "` requests in flight. CPU % is percent of",
-    "one core over the point (server process; PostgreSQL postmaster and all backends; the bench",
-    "client itself); CPU ms per order divides the CPU of the server and of PostgreSQL over the point",
-    "by the orders completed (mix: including its queries' and cancels' CPU; queries: per query).",
-    "Batch: operations (orders and cancels) per order-engine transaction, from the server's",
-    "`exchange_order_batch_size` histogram scraped before and after each point. Server and",
-    "PostgreSQL are pinned together (PostgreSQL inherits the server's affinity); the bench client",
-    "and pgbench are not.",
-    "",
-  );
-
-  out.push("## Targets (issue 10)", "");
-  out.push(
-    `Checked at cores ${targetCores(r) ?? "-"}, means over repetitions; every ratio is against ` +
-      "pgbench in this same run, on the same PostgreSQL, at the same client count.",
-    "",
-  );
-  out.push(
-    table(
-      ["target", "goal", "measured", "result"],
-      checkTargets(r).map((
-        t,
-      ) => [t.name, t.goal, t.measured, t.pass === undefined ? "n/a" : t.pass ? "PASS" : "FAIL"]),
-    ),
-    "",
-  );
-  out.push(...r.notes.map((n) => `- ${n}`), r.notes.length > 0 ? "" : "");
-
   out.push("## Exchange throughput and latency", "");
   out.push(
     "Mean over repetitions, (min-max) when more than one. Ratios use pgbench at the same cores and",
@@ -169,6 +69,7 @@ export function renderReport(r: RunResults, charts: string[]): string {
       String(p.depth),
       String(p.clients),
       String(p.symbols),
+      onOwnAccounts(p) ? "own" : `${p.sharedAccounts} shared`,
       range(rate, f0),
       ratio,
       range(spread(ps.map((q) => q.latency.p50)), f2),
@@ -189,7 +90,7 @@ export function renderReport(r: RunResults, charts: string[]): string {
     ];
   });
   out.push(
-    table(
+    markdownTable(
       [
         "cores",
         "workload",
@@ -197,6 +98,7 @@ export function renderReport(r: RunResults, charts: string[]): string {
         "in flight",
         "clients",
         "symbols",
+        "accounts",
         "rate /s",
         "vs pgbench",
         "p50 ms",
@@ -213,6 +115,130 @@ export function renderReport(r: RunResults, charts: string[]): string {
     ),
     "",
   );
+  return out;
+}
+
+/** Builds REPORT.md's text. */
+export function renderReport(r: RunResults, charts: string[]): string {
+  const o = r.options;
+  const m = r.machine;
+  const out: string[] = [];
+  out.push(`# Exchange benchmark report`, "");
+  out.push(provenanceLine(r.provenance), "");
+  out.push(
+    `Run ${r.startedAt} - ${r.finishedAt} (${f0(r.totalSeconds)} s) with \`deno task bench ${
+      redactPasswords(Deno.args.join(" "))
+    }\`.`,
+    "",
+  );
+  out.push("## Machine and versions", "");
+  out.push(
+    markdownTable(["", ""], [
+      ["CPUs (nproc)", String(m.nproc)],
+      ["CPU model", m.cpuModel],
+      ["Memory", `${m.memoryTotalMb} MB`],
+      [
+        "Load average (1, 5, 15 min) at start / end",
+        `${r.loadAverage.start?.join(", ") ?? "-"} / ${r.loadAverage.end?.join(", ") ?? "-"}`,
+      ],
+      ["Kernel", m.kernel],
+      ["Deno", `${m.deno} (V8 ${m.v8}, TypeScript ${m.typescript})`],
+      ["PostgreSQL (server)", m.postgres],
+      ["PostgreSQL used", r.database?.description ?? "the running server's own"],
+      ["pgbench", m.pgbench],
+      ["Server", `\`${r.serverBanner}\``],
+    ]),
+    "",
+  );
+  out.push("## Settings", "");
+  out.push(
+    markdownTable(["setting", "value"], [
+      [
+        "duration per point",
+        `${o.durationMs} ms (pgbench: ${Math.max(1, Math.ceil(o.durationMs / 1000))} s)`,
+      ],
+      [
+        "sweep",
+        `orders, ${o.framings.join(" and ")}, 1 request in flight, ${
+          o.clients.join(", ")
+        } clients, on 1 and on ${o.symbols} symbols`,
+      ],
+      [
+        "target points",
+        `orders, queries and mix at ${o.targetClients} clients on ${o.symbols} symbols: text, ` +
+        `binary 1 in flight, binary ${o.pipelineDepth} in flight; hot book: ${o.hotClients} ` +
+        "clients on 1 symbol (binary, 1 in flight)",
+      ],
+      ["parts measured (--points)", o.points.join(", ")],
+      ["repetitions", String(o.repetitions)],
+      [
+        "server cores",
+        o.cores.map((c) =>
+          `${c.label}${c.cpuList === undefined ? "" : ` (taskset -c ${c.cpuList})`}`
+        ).join(", "),
+      ],
+      [
+        "shared-accounts point",
+        `orders, binary, 1 in flight, ${o.targetClients} clients on ${o.symbols} symbols, each ` +
+        `request on one of ${o.sharedAccounts} accounts picked at random`,
+      ],
+      [
+        "pgbench",
+        r.pgbenchScale === undefined
+          ? "not run"
+          : `\`-M ${PGBENCH_PROTOCOL}\` (prepared statements, as the server's driver uses), ` +
+            `scale ${r.pgbenchScale} (init ${f1(r.pgbenchInitSeconds ?? 0)} s), -n, ` +
+            `-j = min(clients, nproc), same PostgreSQL as the server; before each measured ` +
+            `run an unmeasured warm-up of ${WARMUP_REQUESTS} transactions per client (\`-t\`), ` +
+            `as the exchange's clients send ${WARMUP_REQUESTS} orders each before their clock starts`,
+      ],
+      ["extra server flags", benchServerArgs(o).join(" ") || "none"],
+      [
+        "between points",
+        r.options.external === undefined
+          ? "CHECKPOINT before every point, ours and pgbench's alike"
+          : "nothing (external server)",
+      ],
+    ]),
+    "",
+  );
+  out.push(
+    "Workload `mix`: each client trades on its own account (ample cash and shares, so no funds",
+    "refusals), 60% orders (half passive around a mid price of 100, half aggressive at 112/88, so",
+    "about half cross), 30% queries and 10% cancels of its own recent orders; one request in ten",
+    "holds three operations. `orders` and `queries` are single-kind workloads (orders: half",
+    "passive, half crossing). Text framing opens a TCP connection per request; binary keeps one per",
+    "client with `x1` (one) or `x" + String(o.pipelineDepth) +
+      "` requests in flight. CPU % is percent of",
+    "one core over the point (server process; PostgreSQL postmaster and all backends; the bench",
+    "client itself); CPU ms per order divides the CPU of the server and of PostgreSQL over the point",
+    "by the orders completed (mix: including its queries' and cancels' CPU; queries: per query).",
+    "Batch: operations (orders and cancels) per order-engine transaction, from the server's",
+    "`exchange_order_batch_size` histogram scraped before and after each point. Server and",
+    "PostgreSQL are pinned together (PostgreSQL inherits the server's affinity); the bench client",
+    "and pgbench are not. Shared accounts: the clients trade on a few accounts between them, so",
+    "their orders meet on the same balances and positions (accounts column).",
+    "",
+  );
+
+  out.push("## Targets (issue 10)", "");
+  out.push(
+    `Checked at cores ${targetCores(r) ?? "-"}, means over repetitions; every ratio is against ` +
+      "pgbench in this same run, on the same PostgreSQL, at the same client count.",
+    "",
+  );
+  out.push(
+    markdownTable(
+      ["target", "goal", "measured", "result"],
+      checkTargets(r).map((
+        t,
+      ) => [t.name, t.goal, t.measured, t.pass === undefined ? "n/a" : t.pass ? "PASS" : "FAIL"]),
+    ),
+    "",
+  );
+  out.push(...r.notes.map((n) => `- ${n}`), r.notes.length > 0 ? "" : "");
+
+  out.push(...renderThroughput(r));
 
   if (r.pgbench.length > 0) {
     out.push("## pgbench on the same PostgreSQL", "");
@@ -222,7 +248,7 @@ export function renderReport(r: RunResults, charts: string[]): string {
       map.set(key, [...(map.get(key) ?? []), p]);
     }
     out.push(
-      table(
+      markdownTable(
         [
           "cores",
           "script",
@@ -237,7 +263,7 @@ export function renderReport(r: RunResults, charts: string[]): string {
           const p = ps[0]!;
           return [
             p.cores,
-            p.mode === "tpcb" ? "TPC-B (default)" : "select-only (-S)",
+            `${p.mode === "tpcb" ? "TPC-B (default)" : "select-only (-S)"}, -M ${p.protocol}`,
             String(p.clients),
             range(spread(ps.map((q) => q.tps)), f0),
             range(spread(ps.map((q) => q.latencyAvgMs)), f2),
@@ -266,6 +292,8 @@ export function renderReport(r: RunResults, charts: string[]): string {
       "",
     );
   }
+
+  out.push(...renderSteady(r), ...renderDeepBook(r));
 
   const messages = [...new Set(r.points.flatMap((p) => p.errorMessages))].slice(0, 10);
   if (messages.length > 0) {

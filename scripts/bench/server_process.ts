@@ -5,6 +5,7 @@
 import { fileURLToPath } from "node:url";
 import { type ServerChild, spawnServer } from "../../src/server/server_process.ts";
 import { freePort as freePortOn } from "../../src/server/workers.ts";
+import type { BenchDatabase } from "./bench_database.ts";
 import { postmasterPid } from "./proc_stats.ts";
 
 /** The repository root (scripts/bench/ is two levels down). */
@@ -20,7 +21,6 @@ export interface ServerProcess {
   port: number;
   /** The HTTP side port, whose `/metrics` the bench scrapes for batch sizes (undefined: off). */
   httpPort: number | undefined;
-  dataDir: string;
   /** The server's own start-up line ("exchange server listening on ..."). */
   banner: string;
   /** The last lines the server wrote to stderr, for diagnostics. */
@@ -35,23 +35,25 @@ export function freePort(): number {
 }
 
 /**
- * Starts `main.ts` on `port` with an embedded database in `dataDir`; resolves once it listens.
- * The HTTP side port listens on loopback at `httpPort` when given, else it is off.
+ * Starts `main.ts` on `port` with `database` (its flags: `--data-dir D` or `--database-url U`);
+ * resolves once it listens. The HTTP side port listens on loopback at `httpPort` when given,
+ * else it is off. An embedded cluster the server cannot stop is stopped here; an external
+ * PostgreSQL never is.
  */
 export async function startServer(options: {
   port: number;
   httpPort?: number;
-  dataDir: string;
+  database: Pick<BenchDatabase, "serverArgs" | "dataDir">;
   cpuList: string | undefined;
   extraArgs: string[];
 }): Promise<ServerProcess> {
+  const dataDir = options.database.dataDir;
   const serverArgs = [
     "--host",
     "127.0.0.1",
     "--port",
     String(options.port),
-    "--data-dir",
-    options.dataDir,
+    ...options.database.serverArgs,
     "--reset",
     // The idle-connection measurement holds connections open longer than the default timeout.
     "--idle-timeout-ms",
@@ -64,7 +66,10 @@ export async function startServer(options: {
   ];
   /** A killed server cannot stop its PostgreSQL; SIGINT is PostgreSQL's fast shutdown. */
   const stopPostgres = () => {
-    const postmaster = postmasterPid(options.dataDir);
+    if (dataDir === undefined) {
+      return;
+    }
+    const postmaster = postmasterPid(dataDir);
     if (postmaster !== undefined) {
       Deno.kill(postmaster, "SIGINT");
     }
@@ -117,7 +122,6 @@ export async function startServer(options: {
     pid: child.pid,
     port: options.port,
     httpPort: options.httpPort,
-    dataDir: options.dataDir,
     banner: child.readyLine,
     stderrTail: () => child.stderr().split("\n").slice(-40),
     stop,

@@ -14,6 +14,8 @@ export type OpKind = "order" | "query" | "cancel";
 /** One request ready to send, and what it holds. */
 export interface BenchRequest {
   xml: string;
+  /** The account the request names. */
+  account: string;
   ops: OpKind[];
   /** For each op: the order is passive (rests on the book) — only meaningful for orders. */
   passive: boolean[];
@@ -37,25 +39,43 @@ const RESULT_ELEMENT =
 const ORDER_ID = /\bid="([0-9]+)"/;
 /** Orders a client remembers for queries and cancels (older ones are forgotten). */
 const REMEMBERED_MAX = 64;
+/**
+ * Requests each client sends before a point's clock starts; pgbench gets as many transactions
+ * per client before its measured run, so that both sides start equally warm.
+ */
+export const WARMUP_REQUESTS = 4;
 
 /** Symbol names used by the bench. */
 export function symbolNames(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `BX${i}`);
 }
 
+/** An order this client placed, and the account it belongs to (queries are owner-only). */
+interface Placed {
+  id: string;
+  account: string;
+}
+
 /** One trader's request stream; shared by the pipelined lanes of a binary connection. */
 export class TraderWorkload {
-  readonly #account: string;
+  readonly #accounts: string[];
   readonly #symbols: string[];
   readonly #kind: WorkloadKind;
   readonly #random: () => number;
-  /** Recent order ids, for queries. */
-  readonly #recent: string[] = [];
-  /** Recent passive order ids not yet canceled, for cancels. */
-  readonly #passive: string[] = [];
+  /** Recent orders, for queries. */
+  readonly #recent: Placed[] = [];
+  /** Recent passive orders not yet canceled, for cancels. */
+  readonly #passive: Placed[] = [];
 
-  constructor(account: string, symbols: string[], kind: WorkloadKind, seed: number) {
-    this.#account = account;
+  /**
+   * With one account the trader uses it for everything; with several, each new request's
+   * orders go to one of them picked at random (queries and cancels to the order's owner).
+   */
+  constructor(accounts: string[], symbols: string[], kind: WorkloadKind, seed: number) {
+    if (accounts.length === 0) {
+      throw new RangeError("Cannot build a trader without an account");
+    }
+    this.#accounts = accounts;
     this.#symbols = symbols;
     this.#kind = kind;
     this.#random = seededRandom(seed);
@@ -63,16 +83,20 @@ export class TraderWorkload {
 
   /** Requests sent before the clock starts, so queries and cancels have orders to refer to. */
   warmup(): BenchRequest[] {
-    return Array.from({ length: 4 }, () => this.#wrap([this.#order(true)]));
+    return Array.from(
+      { length: WARMUP_REQUESTS },
+      () => this.#wrap(this.#pickAccount(), [this.#order(true)]),
+    );
   }
 
   /** The next request of the stream. */
   next(): BenchRequest {
+    const account = this.#pickAccount();
     if (this.#kind === "orders") {
-      return this.#wrap([this.#order(this.#random() < 0.5)]);
+      return this.#wrap(account, [this.#order(this.#random() < 0.5)]);
     }
     if (this.#kind === "queries") {
-      return this.#wrap([this.#query()]);
+      return this.#wrap(account, [this.#query(account)]);
     }
     // The mix: 60% orders, 30% queries, 10% cancels; one request in ten carries three operations.
     const ops = this.#random() < 0.1 ? 3 : 1;
@@ -80,10 +104,14 @@ export class TraderWorkload {
     for (let i = 0; i < ops; i++) {
       const r = this.#random();
       parts.push(
-        r < 0.6 ? this.#order(this.#random() < 0.5) : r < 0.9 ? this.#query() : this.#cancel(),
+        r < 0.6
+          ? this.#order(this.#random() < 0.5)
+          : r < 0.9
+          ? this.#query(account)
+          : this.#cancel(account),
       );
     }
-    return this.#wrap(parts);
+    return this.#wrap(account, parts);
   }
 
   /** Checks an answer against its request and remembers the ids of opened orders. */
@@ -102,7 +130,7 @@ export class TraderWorkload {
       if (match[1] === "opened") {
         const id = ORDER_ID.exec(match[0])?.[1];
         if (id !== undefined) {
-          this.#remember(id, request.passive[index] === true);
+          this.#remember({ id, account: request.account }, request.passive[index] === true);
         }
       } else if (match[3] !== undefined) {
         if (EXPECTED_REFUSAL.test(match[3]) && op !== "query") {
@@ -121,12 +149,22 @@ export class TraderWorkload {
     return check;
   }
 
-  #wrap(parts: Array<{ xml: string; op: OpKind; passive: boolean }>): BenchRequest {
+  #wrap(
+    account: string,
+    parts: Array<{ xml: string; op: OpKind; passive: boolean }>,
+  ): BenchRequest {
     return {
-      xml: `<transactions id="${this.#account}">${parts.map((p) => p.xml).join("")}</transactions>`,
+      xml: `<transactions id="${account}">${parts.map((p) => p.xml).join("")}</transactions>`,
+      account,
       ops: parts.map((p) => p.op),
       passive: parts.map((p) => p.passive),
     };
+  }
+
+  /** The account of the next request; a lone account draws nothing, so its stream is unchanged. */
+  #pickAccount(): string {
+    const accounts = this.#accounts;
+    return accounts.length === 1 ? accounts[0]! : accounts[this.#int(accounts.length)]!;
   }
 
   #int(below: number): number {
@@ -158,28 +196,33 @@ export class TraderWorkload {
     };
   }
 
-  #query(): { xml: string; op: OpKind; passive: boolean } {
-    const id = this.#recent[this.#int(this.#recent.length)];
-    return id === undefined
+  /** A query of one of `account`'s recent orders (an order if it has none yet). */
+  #query(account: string): { xml: string; op: OpKind; passive: boolean } {
+    const own = this.#accounts.length === 1
+      ? this.#recent
+      : this.#recent.filter((p) => p.account === account);
+    const placed = own[this.#int(own.length)];
+    return placed === undefined
       ? this.#order(true)
-      : { xml: `<query id="${id}"/>`, op: "query", passive: false };
+      : { xml: `<query id="${placed.id}"/>`, op: "query", passive: false };
   }
 
-  #cancel(): { xml: string; op: OpKind; passive: boolean } {
+  #cancel(account: string): { xml: string; op: OpKind; passive: boolean } {
     // The newest passive order is the likeliest to be still open; a filled one is an expected refusal.
-    const id = this.#passive.pop();
-    return id === undefined
+    const index = this.#passive.findLastIndex((p) => p.account === account);
+    const placed = index < 0 ? undefined : this.#passive.splice(index, 1)[0];
+    return placed === undefined
       ? this.#order(true)
-      : { xml: `<cancel id="${id}"/>`, op: "cancel", passive: false };
+      : { xml: `<cancel id="${placed.id}"/>`, op: "cancel", passive: false };
   }
 
-  #remember(id: string, passive: boolean): void {
-    this.#recent.push(id);
+  #remember(placed: Placed, passive: boolean): void {
+    this.#recent.push(placed);
     if (this.#recent.length > REMEMBERED_MAX) {
       this.#recent.shift();
     }
     if (passive) {
-      this.#passive.push(id);
+      this.#passive.push(placed);
       if (this.#passive.length > REMEMBERED_MAX) {
         this.#passive.shift();
       }

@@ -9,6 +9,7 @@ import {
 } from "../../scripts/bench/plan.ts";
 
 const defaults = parseBenchOptions([], 2)!;
+const own = { sharedAccounts: 0 };
 
 function exchangePoints(steps: PlanStep[]): PointSpec[] {
   return steps.flatMap((s) => s.kind === "exchange" ? [s.point] : []);
@@ -21,14 +22,23 @@ function has(steps: PlanStep[], p: PointSpec): boolean {
 Deno.test("planRepetition measures every point the targets of issue 10 need", () => {
   const steps = planRepetition(defaults, true);
   for (const workload of ["orders", "queries", "mix"] as const) {
-    ok(has(steps, { workload, framing: "text", depth: 1, clients: 16, symbols: 4 }), workload);
-    ok(has(steps, { workload, framing: "binary", depth: 1, clients: 16, symbols: 4 }), workload);
-    ok(has(steps, { workload, framing: "binary", depth: 4, clients: 16, symbols: 4 }), workload);
+    for (const [framing, depth] of [["text", 1], ["binary", 1], ["binary", 4]] as const) {
+      ok(has(steps, { workload, framing, depth, clients: 16, symbols: 4, ...own }), workload);
+    }
   }
-  ok(has(steps, { workload: "orders", framing: "binary", depth: 1, clients: 64, symbols: 1 }));
+  ok(
+    has(steps, {
+      workload: "orders",
+      framing: "binary",
+      depth: 1,
+      clients: 64,
+      symbols: 1,
+      ...own,
+    }),
+  );
   for (const clients of [1, 4, 16, 64]) {
     for (const symbols of [1, 4]) {
-      ok(has(steps, { workload: "orders", framing: "binary", depth: 1, clients, symbols }));
+      ok(has(steps, { workload: "orders", framing: "binary", depth: 1, clients, symbols, ...own }));
     }
   }
   const pgbench = steps.flatMap((s) => s.kind === "pgbench" ? [`${s.mode}${s.clients}`] : []);
@@ -70,7 +80,12 @@ Deno.test("planRepetition sweeps both framings when asked, text always one in fl
   const points = exchangePoints(planRepetition(o, false));
   deepStrictEqual(
     points.map(pointKey),
-    ["orders|text|1|8|1", "orders|binary|1|8|1", "orders|text|1|8|4", "orders|binary|1|8|4"],
+    [
+      "orders|text|1|8|1|0",
+      "orders|binary|1|8|1|0",
+      "orders|text|1|8|4|0",
+      "orders|binary|1|8|4|0",
+    ],
   );
 });
 
@@ -80,4 +95,31 @@ Deno.test("largestClientCount covers the sweep, the target and the hot book", ()
     largestClientCount(parseBenchOptions(["--clients", "2", "--hot-clients", "100"], 2)!),
     100,
   );
+});
+
+Deno.test("planRepetition adds the shared-accounts point at the target clients, beside TPC-B", () => {
+  const steps = planRepetition(defaults, true);
+  const shared = exchangePoints(steps).filter((p) => p.sharedAccounts > 0);
+  deepStrictEqual(shared, [{
+    workload: "orders",
+    framing: "binary",
+    depth: 1,
+    clients: 16,
+    symbols: 4,
+    sharedAccounts: 4,
+  }]);
+  const o = parseBenchOptions(["--points", "shared-accounts", "--shared-accounts", "2"], 2)!;
+  const only = planRepetition(o, true);
+  deepStrictEqual(exchangePoints(only).map(pointKey), ["orders|binary|1|16|4|2"]);
+  deepStrictEqual(only.filter((s) => s.kind === "pgbench"), [
+    { kind: "pgbench", mode: "tpcb", clients: 16 },
+  ]);
+});
+
+Deno.test("planRepetition measures only the parts --points names", () => {
+  const o = parseBenchOptions(["--points", "steady,deep-book"], 2)!;
+  deepStrictEqual(planRepetition(o, true), []);
+  const targets = parseBenchOptions(["--points", "targets"], 2)!;
+  ok(exchangePoints(planRepetition(targets, true)).every((p) => p.clients !== 1));
+  deepStrictEqual(planRepetition(targets, false), []);
 });

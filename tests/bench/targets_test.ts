@@ -47,6 +47,8 @@ function pgbench(mode: PgbenchMode, clients: number, tps: number): PgbenchRecord
   return {
     cores: CORES,
     mode,
+    protocol: "prepared",
+    warmupTransactionsPerClient: 4,
     clients,
     repetition: 1,
     seconds: 2,
@@ -65,6 +67,9 @@ function run(rate: (p: PointSpec) => number): RunResults {
     startedAt: "",
     finishedAt: "",
     totalSeconds: 0,
+    provenance: { commit: "unknown", dirty: undefined, changes: [] },
+    database: { kind: "embedded", description: "embedded" },
+    loadAverage: { start: undefined, end: undefined },
     options,
     machine: {} as RunResults["machine"],
     serverBanner: "",
@@ -82,6 +87,8 @@ function run(rate: (p: PointSpec) => number): RunResults {
       rssIdleBytes: 150 * 2 ** 20,
       rssAfterBytes: 0,
     },
+    steady: undefined,
+    deepBook: undefined,
     notes: [],
   };
 }
@@ -149,4 +156,28 @@ Deno.test("checkTargets reports targets it cannot judge as not measured", () => 
   ok(unjudged.some((c) => c.name.startsWith("Orders, binary")));
   ok(unjudged.some((c) => c.name.startsWith("Server RSS")));
   ok(unjudged.every((c) => c.measured === "not measured"));
+});
+
+Deno.test("checkTargets judges the targets by points whose clients trade on their own accounts", () => {
+  // The shared-accounts point has the target point's framing, clients and symbols.
+  const checks = checkTargets(run((p) => p.sharedAccounts > 0 ? 1 : good(p)));
+  deepStrictEqual(failing(checks), []);
+});
+
+Deno.test("checkTargets asks no PostgreSQL CPU of a run on an external cluster", () => {
+  const r = run(good);
+  for (const p of r.points) {
+    p.postgresCpuMsPerOrder = undefined;
+  }
+  deepStrictEqual(failing(checkTargets(r)), [
+    "Per point: mean batch size, server and PostgreSQL CPU per order",
+  ]);
+  r.database = { kind: "external", description: "external" };
+  deepStrictEqual(failing(checkTargets(r)), []);
+});
+
+Deno.test("checkTargets counts the deep book's errors among the run's", () => {
+  const r = run(good);
+  r.deepBook = { errors: 2 } as RunResults["deepBook"];
+  deepStrictEqual(failing(checkTargets(r)), ["Errors (every point of the run)"]);
 });
