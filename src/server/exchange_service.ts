@@ -21,6 +21,7 @@ export { SERVICE_UNAVAILABLE };
 /** How the order engine and the status reader batch (see src/config.ts). */
 export interface ServiceOptions {
   batchOperationsMax: number;
+  batchRowsMax: number;
   batchesInFlightMax: number;
   batchLockWaitMs: number;
   statusStatementsMax: number;
@@ -43,6 +44,7 @@ const METRICS_OBSERVER: EngineObserver = {
 /** Defaults for tests and tools that build a service without a full configuration. */
 export const SERVICE_OPTIONS_DEFAULT: ServiceOptions = {
   batchOperationsMax: OPTION.batchOperationsMax.default,
+  batchRowsMax: OPTION.batchRowsMax.default,
   batchesInFlightMax: OPTION.batchesInFlightMax.default,
   batchLockWaitMs: OPTION.batchLockWaitMs.default,
   statusStatementsMax: OPTION.statusStatementsMax.default,
@@ -65,6 +67,7 @@ export class ExchangeService {
     this.#log = log;
     this.engine = new OrderEngine(db, {
       batchOperationsMax: options.batchOperationsMax,
+      batchRowsMax: options.batchRowsMax,
       batchesInFlightMax: options.batchesInFlightMax,
       batchLockWaitMs: options.batchLockWaitMs,
       log,
