@@ -10,9 +10,9 @@
  *      Positions of a symbol and its order rows are written only under its lock, so what is read
  *      here cannot change until COMMIT; balances can (another batch may pay or charge the same
  *      account), and are verified in round trip 2.
- *   2. `exchange_apply_batch(...)` (migrations/005_apply_batch.sql): the account locks, all at
- *      once in the global order, the balance check, ids for the accepted orders, every write;
- *      COMMIT sent right behind it.
+ *   2. `exchange_apply_batch(...)` (migrations/005_apply_batch.sql, last replaced by 007): the
+ *      account locks, all at once in the global order, the balance check, ids for the accepted
+ *      orders, every write; COMMIT sent right behind it.
  * Between the two, the decision asks for further pages of a side as an order sweeps past the rows
  * read, and resumes where it stopped once it has them. It may also stop before the batch's last
  * operation (its rows bound): the report then answers only those it decided.
