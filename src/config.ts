@@ -98,6 +98,8 @@ export interface HttpConfig {
 export interface EngineConfig {
   /** Most orders and cancels one batch (one transaction) takes from the books' queues. */
   batchOperationsMax: number;
+  /** Resting orders one batch may fill before its later operations wait for the next batch. */
+  batchRowsMax: number;
   /** Batches (transactions) of the order engine running at once. */
   batchesInFlightMax: number;
   /** A further batch starts only once the running ones have waited this long for book locks. */
@@ -298,6 +300,7 @@ export function buildConfig(values: RawOptions, cpuCount: number): ServerConfig 
     },
     engine: {
       batchOperationsMax: int(o.batchOperationsMax),
+      batchRowsMax: int(o.batchRowsMax),
       batchesInFlightMax: int(o.batchesInFlightMax),
       batchLockWaitMs: int(o.batchLockWaitMs),
       batchLongMs: int(o.batchLongMs),

@@ -274,6 +274,22 @@ export const OPTION = {
     max: 10_000,
     help: "orders and cancels taken into one transaction (from the queues of idle books)",
   },
+  batchRowsMax: {
+    flag: "batch-rows-max",
+    env: "EXCHANGE_BATCH_ROWS_MAX",
+    kind: "integer",
+    // Bounds a batch's work by what it writes, not only by its operations: each resting order
+    // filled is an order row updated and an execution inserted. While a batch runs, what queues
+    // on every book waits for it (a second batch starts only beside one stuck on a book lock,
+    // src/server/order_engine.ts). Measured (issue 19, 2 loaded cores): a buy filling 60,000
+    // rows took 3.0-3.2 s in all, about 50 us a row, so 4096 rows hold the others about 0.2 s.
+    default: 4096,
+    min: 1,
+    max: 1_000_000,
+    help: "resting orders one transaction may fill: once an operation takes a batch past it, " +
+      "the batch's later operations go back to their queues for the next batch (an order is " +
+      "never split: one that alone sweeps more still runs whole)",
+  },
   batchesInFlightMax: {
     flag: "batches-in-flight-max",
     env: "EXCHANGE_BATCHES_IN_FLIGHT_MAX",

@@ -10,9 +10,12 @@
  *      Positions of a symbol and its order rows are written only under its lock, so what is read
  *      here cannot change until COMMIT; balances can (another batch may pay or charge the same
  *      account), and are verified in round trip 2.
- *   2. `exchange_apply_batch(...)` (migrations/005_apply_batch.sql): the account locks, all at
- *      once in the global order, the balance check, ids for the accepted orders, every write;
- *      COMMIT sent right behind it.
+ *   2. `exchange_apply_batch(...)` (migrations/005_apply_batch.sql, last replaced by 007): the
+ *      account locks, all at once in the global order, the balance check, ids for the accepted
+ *      orders, every write; COMMIT sent right behind it.
+ * Between the two, the decision asks for further pages of a side as an order sweeps past the rows
+ * read, and resumes where it stopped once it has them. It may also stop before the batch's last
+ * operation (its rows bound): the report then answers only those it decided.
  * If a balance changed between the two, the call raises `stale_balance` and the batch runs again;
  * that run locks the accounts it saw in round trip 1 (`lockAccountsFirst`), so it cannot be
  * overtaken a second time by the same accounts.
@@ -21,10 +24,10 @@ import { assert } from "../exchange/assert.ts";
 import {
   type BatchDecision,
   type BatchOp,
-  decideBatch,
   isNewOrderRef,
   NEW_ORDER_BASE,
-} from "../exchange/book_batch.ts";
+} from "../exchange/batch_types.ts";
+import { BatchDecider } from "../exchange/book_batch.ts";
 import { type Decimal, decimalFromDatabase, formatDecimal } from "../exchange/decimal.ts";
 import type { Refusal } from "../exchange/refusal.ts";
 import { type BatchWrites, batchWrites } from "../exchange/batch_writes.ts";
@@ -55,12 +58,22 @@ export type BatchOpOutcome =
 
 /** What one committed batch did, for answers and metrics. */
 export interface BatchReport {
+  /**
+   * The answers of the operations decided, a prefix of the batch's: the rest were not decided
+   * (the batch reached its rows bound) and nothing of them happened.
+   */
   readonly outcomes: readonly BatchOpOutcome[];
   readonly fills: number;
   readonly sharesTraded: Decimal[];
 }
 
 export interface BatchRunOptions {
+  /**
+   * Resting orders the batch may fill before it stops deciding: the operations after the one
+   * that crossed it are left out of the report (`BatchReport.outcomes` is shorter) for the next
+   * batch.
+   */
+  readonly rowsMax: number;
   /** Lock these accounts in round trip 1 (ascending), after a stale-balance rerun. */
   readonly lockAccountsFirst: readonly string[];
   /** When the batch must have committed (a `performance.now()` time); see transaction.ts. */
@@ -84,10 +97,13 @@ export function runBookBatch(
   return inTransaction(db, async (tx) => {
     const read = await readUnderLock(tx, ops, options.lockAccountsFirst);
     options.onLocked?.();
-    let decision = decideBatch(read.input);
+    // The decision resumes where it stopped after each page: its work is linear in the rows read.
+    const decider = new BatchDecider(read.input, { rowsMax: options.rowsMax });
+    let decision = decider.run();
     while (decision.kind === "need_page") {
-      await readNextPage(tx, read, decision.sym, decision.side);
-      decision = decideBatch(read.input);
+      const page = await readNextPage(tx, read, decision.sym, decision.side);
+      decider.addPage(decision.sym, decision.side, page.rows, page.complete);
+      decision = decider.run();
     }
     const decided = decision;
     const writes = batchWrites([...read.input.books.keys()], decided);

@@ -10,6 +10,7 @@ import m003 from "../../migrations/003_apply_order.sql" with { type: "text" };
 import m004 from "../../migrations/004_autovacuum.sql" with { type: "text" };
 import m005 from "../../migrations/005_apply_batch.sql" with { type: "text" };
 import m006 from "../../migrations/006_commit_record.sql" with { type: "text" };
+import m007 from "../../migrations/007_executions_checked_once.sql" with { type: "text" };
 
 /** File name -> SQL text, for every file of `migrations/`. */
 export const MIGRATION_FILES: ReadonlyMap<string, string> = new Map([
@@ -19,4 +20,5 @@ export const MIGRATION_FILES: ReadonlyMap<string, string> = new Map([
   ["004_autovacuum.sql", m004],
   ["005_apply_batch.sql", m005],
   ["006_commit_record.sql", m006],
+  ["007_executions_checked_once.sql", m007],
 ]);

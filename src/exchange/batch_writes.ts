@@ -3,7 +3,7 @@
  * pure function, turned into the parameters of `exchange_apply_batch` in one place
  * (src/db/book_batch.ts), instead of twenty parallel arrays assembled at the call.
  */
-import type { BatchDecision } from "./book_batch.ts";
+import type { BatchDecision } from "./batch_types.ts";
 import { type Decimal, isPositive, negate } from "./decimal.ts";
 
 /** An account's balance as the decision read it (verified under the account locks). */

@@ -59,6 +59,10 @@ export function decimalFromDatabase(text: string): Decimal {
 
 /** Drops trailing fractional zeros so that equal values have equal representations. */
 function normalize(value: Decimal): Decimal {
+  // Whole numbers (most share counts) have no fractional zeros to drop: no BigInt division.
+  if (value.scale === 0) {
+    return value.units === 0n ? ZERO : value;
+  }
   let { units, scale } = value;
   while (scale > 0 && units % 10n === 0n) {
     units /= 10n;
@@ -67,7 +71,16 @@ function normalize(value: Decimal): Decimal {
   return units === 0n ? ZERO : { units, scale };
 }
 
+/**
+ * Both values in units of the finer scale. Equal scales (the common case: prices of one book,
+ * whole share counts) skip the BigInt power and products, here and in `compare`: a million
+ * same-scale compare + add + subtract took 0.1 s instead of 0.8-1.1 s (a sweep's decision makes
+ * several per fill).
+ */
 function align(a: Decimal, b: Decimal): [bigint, bigint, number] {
+  if (a.scale === b.scale) {
+    return [a.units, b.units, a.scale];
+  }
   const scale = Math.max(a.scale, b.scale);
   return [
     a.units * 10n ** BigInt(scale - a.scale),
@@ -77,6 +90,9 @@ function align(a: Decimal, b: Decimal): [bigint, bigint, number] {
 }
 
 export function compare(a: Decimal, b: Decimal): -1 | 0 | 1 {
+  if (a.scale === b.scale) {
+    return a.units < b.units ? -1 : a.units > b.units ? 1 : 0;
+  }
   const [x, y] = align(a, b);
   return x < y ? -1 : x > y ? 1 : 0;
 }

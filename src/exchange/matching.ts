@@ -46,12 +46,13 @@ function precedes(side: Side, a: RestingOrder, b: RestingOrder): boolean {
 /**
  * Fills `remaining` shares of an incoming `side` order at `limit` against `book`, which must
  * be resting orders of the other side in priority order. Returns the fills and what is left.
+ * `book` may be lazy: it is read only as far as the match goes (one row past the last fill).
  */
 export function matchOrder(
   side: Side,
   limit: Decimal,
   remaining: Decimal,
-  book: readonly RestingOrder[],
+  book: Iterable<RestingOrder>,
 ): { fills: Fill[]; remaining: Decimal } {
   assert(isPositive(remaining), "an incoming order must have shares left to match");
   const fills: Fill[] = [];

@@ -21,6 +21,7 @@ export { SERVICE_UNAVAILABLE };
 /** How the order engine and the status reader batch (see src/config.ts). */
 export interface ServiceOptions {
   batchOperationsMax: number;
+  batchRowsMax: number;
   batchesInFlightMax: number;
   batchLockWaitMs: number;
   batchLongMs: number;
@@ -44,6 +45,7 @@ const METRICS_OBSERVER: EngineObserver = {
 /** Defaults for tests and tools that build a service without a full configuration. */
 export const SERVICE_OPTIONS_DEFAULT: ServiceOptions = {
   batchOperationsMax: OPTION.batchOperationsMax.default,
+  batchRowsMax: OPTION.batchRowsMax.default,
   batchesInFlightMax: OPTION.batchesInFlightMax.default,
   batchLockWaitMs: OPTION.batchLockWaitMs.default,
   batchLongMs: OPTION.batchLongMs.default,
@@ -67,6 +69,7 @@ export class ExchangeService {
     this.#log = log;
     this.engine = new OrderEngine(db, {
       batchOperationsMax: options.batchOperationsMax,
+      batchRowsMax: options.batchRowsMax,
       batchesInFlightMax: options.batchesInFlightMax,
       batchLockWaitMs: options.batchLockWaitMs,
       batchLongMs: options.batchLongMs,

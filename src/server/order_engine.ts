@@ -22,6 +22,13 @@
  * (16 binary clients on 4 books, where a book's batch could never exceed its 4 clients: 2.6
  * orders per batch, 0.5 ms CPU per order; one hot book: 32 per batch, 0.13 ms).
  *
+ * Bounded work: a batch also stops at `batchRowsMax` resting orders filled. Once an operation
+ * takes the batch past it, the operations after it are not decided in that batch (the decision
+ * answers only a prefix, src/exchange/book_batch.ts): they go back to the heads of their books'
+ * queues, in order, and run in the next batch. Otherwise one deep sweep among a batch's
+ * operations would hold all of them, and every book waiting behind the batch, for as long as the
+ * whole batch's sweeps took. An order is atomic: one that alone sweeps more still runs whole.
+ *
  * Failures: a deadlock or serialization failure reruns the batch (the transaction helper); a
  * balance changed by another transaction between read and lock reruns it with those accounts
  * locked first; a statement that fails on a live connection for any other reason (a CHECK
@@ -38,7 +45,7 @@
  * unavailable without running.
  */
 import { assert } from "../exchange/assert.ts";
-import type { BatchOp } from "../exchange/book_batch.ts";
+import type { BatchOp } from "../exchange/batch_types.ts";
 import type { BatchOpOutcome, BatchReport } from "../db/book_batch.ts";
 import { runBookBatch } from "../db/book_batch.ts";
 import type { Database } from "../db/database.ts";
@@ -61,6 +68,8 @@ export interface EngineObserver {
 export interface OrderEngineOptions {
   /** Most operations one batch (one transaction) takes from the queues. */
   batchOperationsMax: number;
+  /** Resting orders one batch may fill before its later operations wait for the next batch. */
+  batchRowsMax: number;
   /** Batches (transactions, pool connections) running at once. */
   batchesInFlightMax: number;
   /** How long the running batches must have waited for their book locks before another starts. */
@@ -94,10 +103,13 @@ interface RunningBatch {
 /** Counts of what the engine did, for the benchmark, the stress test and tests. */
 export interface EngineStats {
   batches: number;
+  /** Operations taken into batches (one deferred to the next batch is counted there again). */
   operations: number;
   largestBatch: number;
   staleReruns: number;
   splitBatches: number;
+  /** Operations a batch took but left to the next one, having reached `batchRowsMax`. */
+  deferredOperations: number;
 }
 
 export class OrderEngine {
@@ -118,10 +130,12 @@ export class OrderEngine {
     largestBatch: 0,
     staleReruns: 0,
     splitBatches: 0,
+    deferredOperations: 0,
   };
 
   constructor(db: Database, options: OrderEngineOptions) {
     assert(options.batchOperationsMax >= 1, "a batch must take at least one operation");
+    assert(options.batchRowsMax >= 1, "a batch must be allowed to fill at least one row");
     assert(options.batchesInFlightMax >= 1, "at least one batch must be able to run");
     this.#db = db;
     this.#options = options;
@@ -323,17 +337,40 @@ export class OrderEngine {
       return;
     }
     // Committed: answers first, then the bookkeeping, which must never change them.
-    batch.forEach((item, index) => item.resolve(report.outcomes[index]!));
-    this.#count(batch.length);
+    const decided = report.outcomes.length;
+    batch.slice(0, decided).forEach((item, index) => item.resolve(report.outcomes[index]!));
+    if (decided < batch.length) {
+      this.stats.deferredOperations += batch.length - decided;
+      this.#requeue(batch.slice(decided));
+    }
+    this.#count(decided);
     this.#observe(() => this.#options.observer?.fills?.(report));
   }
 
-  /** Counts a batch that ran to its end (committed, or failed as a whole). */
+  /** Counts a batch that ran to its end (committed, or failed as a whole) and what it decided. */
   #count(size: number): void {
     this.stats.batches++;
     this.stats.operations += size;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, size);
     this.#observe(() => this.#options.observer?.batch?.(size));
+  }
+
+  /**
+   * Puts operations a batch did not decide back at the heads of their books' queues, in order.
+   * Each book's share of them is the tail of what the batch took from that book's head, and
+   * everything queued since arrived later, so each book keeps its arrival order. The batch still
+   * holds these books, so no other batch can take them before this one has ended.
+   */
+  #requeue(items: readonly Pending[]): void {
+    const bySym = new Map<string, Pending[]>();
+    for (const item of items) {
+      const list = bySym.get(item.op.sym) ?? [];
+      list.push(item);
+      bySym.set(item.op.sym, list);
+    }
+    for (const [sym, list] of bySym) {
+      this.#queues.set(sym, [...list, ...(this.#queues.get(sym) ?? [])]);
+    }
   }
 
   /** Runs an observer; a throw is logged and counted, never passed on. */
@@ -360,6 +397,7 @@ export class OrderEngine {
       let decidedAccounts: readonly string[] = [];
       try {
         return await runBookBatch(this.#db, ops, {
+          rowsMax: this.#options.batchRowsMax,
           lockAccountsFirst: lockFirst,
           deadline: hooks.deadline,
           resolveDeadline: hooks.resolveDeadline,

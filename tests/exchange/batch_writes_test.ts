@@ -1,6 +1,6 @@
 import { deepStrictEqual } from "node:assert/strict";
 import { batchWrites } from "../../src/exchange/batch_writes.ts";
-import { NEW_ORDER_BASE } from "../../src/exchange/book_batch.ts";
+import { NEW_ORDER_BASE } from "../../src/exchange/batch_types.ts";
 import { type Decimal, decimalFromDatabase, formatDecimal } from "../../src/exchange/decimal.ts";
 
 const d = (text: string): Decimal => decimalFromDatabase(text);
@@ -23,6 +23,7 @@ Deno.test("batchWrites turns a decision into one typed settlement with its lock 
   const writes = batchWrites(["X"], {
     kind: "decided",
     results: [{ kind: "opened", ordinal: 0 }],
+    rowsSwept: 1,
     newOrders: [{
       sym: "X",
       accountId: "1",
@@ -54,6 +55,7 @@ Deno.test("batchWrites signs a sell's amount and parts growing from shrinking po
   const writes = batchWrites(["X", "Y"], {
     kind: "decided",
     results: [],
+    rowsSwept: 0,
     newOrders: [{
       sym: "Y",
       accountId: "4",

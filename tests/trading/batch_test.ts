@@ -24,6 +24,7 @@ import {
   sharesOf,
   show,
   snapshot,
+  transact,
 } from "./exchange_fixture.ts";
 
 /** Polls `condition` until it holds; fails with `what` if it never does (a hang, not a timing). */
@@ -78,8 +79,9 @@ async function asOneBatch(
   const before = { ...engine.stats };
   await locker`ROLLBACK`;
   const answers = await Promise.all(pending);
-  // A batch is counted as it ends: the lead's, then exactly one more, which held every request
-  // (unless it failed and its operations ran again one by one; a split batch is not counted).
+  // A batch is counted as it ends, with the operations it decided: the lead's, then exactly one
+  // more, which held every request (unless it failed and its operations ran again one by one, a
+  // split batch not being counted, or it left some to the next batch).
   strictEqual(
     engine.stats.batches,
     before.batches + 1 + expect.batchesAfterLead,
@@ -362,6 +364,63 @@ Deno.test("a batch failing on one operation runs each alone: its neighbours are 
       ["9970", "10000"],
     );
     ok(server.logs.some((line) => line.includes("running its operations one per transaction")));
+  } finally {
+    locker.release();
+    await server.close();
+  }
+});
+
+Deno.test("a batch past its rows bound leaves its later operations to the next batch, in arrival order", async () => {
+  const server = await startTestServer({ service: { batchRowsMax: 4 } });
+  const locker = await server.db.sql.reserve();
+  try {
+    await createAccounts(server.port, { "1": "1000", "2": "1000", "3": "0", "9": "0" });
+    await mint(server.port, "X", { "3": "20", "9": "1" });
+    // Six one-share sells at 10: orders 1..6.
+    const placed = await transact(server.port, "3", ORDER("X", "-1", "10").repeat(6));
+    deepStrictEqual(placed.map((e) => e.attributes.id), ["1", "2", "3", "4", "5", "6"]);
+    const engine = server.service.engine;
+    const deferredBefore = engine.stats.deferredOperations;
+    const { answers } = await asOneBatch(
+      server,
+      "X",
+      locker,
+      holdBook(locker, "X"),
+      { account: "9", inner: ORDER("X", "1", "1") }, // refused: no cash
+      [
+        { account: "1", inner: ORDER("X", "2", "10") }, // fills 1, 2: 2 rows
+        { account: "2", inner: ORDER("X", "3", "10") }, // fills 3, 4, 5: 5 rows, past 4
+        { account: "1", inner: ORDER("X", "2", "10") }, // next batch: fills 6, rests 1
+        { account: "3", inner: `<cancel id="5"/>` }, // next batch: 5 was filled before it
+        { account: "3", inner: ORDER("X", "-1", "9") }, // next batch: fills the rest of the buy
+      ],
+      // The bounded batch took all five and decided two; the next one took the other three.
+      { batchesAfterLead: 2 },
+    );
+    strictEqual(engine.stats.deferredOperations, deferredBefore + 3);
+    deepStrictEqual(answers.map((a) => a.map((e) => show(e))), [
+      ["opened{sym=X,amount=2,limit=10,id=7}"],
+      ["opened{sym=X,amount=3,limit=10,id=8}"],
+      ["opened{sym=X,amount=2,limit=10,id=9}"],
+      ["error{id=5}"],
+      ["opened{sym=X,amount=-1,limit=9,id=10}"],
+    ]);
+    strictEqual(answers[3]![0]!.text, "Order has nothing open to cancel");
+    strictEqual(
+      withoutTimes(await query(server.port, "1", "9")),
+      "status{id=9}[executed{shares=1,price=10,time=T} executed{shares=1,price=10,time=T}]",
+    );
+    deepStrictEqual(
+      [
+        await balanceOf(server.db.sql, "1"),
+        await balanceOf(server.db.sql, "2"),
+        await balanceOf(server.db.sql, "3"),
+        await sharesOf(server.db.sql, "1", "X"),
+        await sharesOf(server.db.sql, "2", "X"),
+        await sharesOf(server.db.sql, "3", "X"),
+      ],
+      ["960", "970", "70", "4", "3", "13"],
+    );
   } finally {
     locker.release();
     await server.close();
