@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   const dataDir = await Deno.makeTempDir({ prefix: "exchange-sweep-" });
   const server = await startServer({
     port: freePort(),
-    dataDir,
+    database: { serverArgs: ["--data-dir", dataDir], dataDir },
     cpuList: undefined,
     // Generous deadlines: before issue 19 a 60,000-row sweep took over 20 s here, and the
     // default 10 s ones answered it `Service unavailable` instead of measuring it.
