@@ -103,7 +103,7 @@ interface RunningBatch {
 /** Counts of what the engine did, for the benchmark, the stress test and tests. */
 export interface EngineStats {
   batches: number;
-  /** Operations taken into batches (one deferred to the next batch is counted there again). */
+  /** Operations decided by the batches counted (one deferred to the next batch counts there). */
   operations: number;
   largestBatch: number;
   staleReruns: number;
