@@ -23,14 +23,7 @@ Deno.test("a held book lock delays orders on its symbol only, not on other symbo
     await beginHolding(blocker);
     await blocker`SELECT sym FROM symbols WHERE sym = 'A' FOR UPDATE`;
 
-    let blockedDone = false;
-    const blocked = sendText(
-      server.port,
-      `<transactions id="1"><order sym="A" amount="-5" limit="10"/></transactions>`,
-    ).then((answer) => {
-      blockedDone = true;
-      return answer;
-    });
+    const blocked = sellOnA(server.port);
     // PostgreSQL itself shows the order on A waiting for the lock.
     await sessionsWaitingForLock(server.db.sql, "exchange-test");
     // Meanwhile, orders on B complete, from another account and from the same account: the
@@ -44,14 +37,14 @@ Deno.test("a held book lock delays orders on its symbol only, not on other symbo
       );
       strictEqual(answer[0]!.name, "opened", JSON.stringify(answer));
     }
-    ok(!blockedDone, "the order on A waits for its book lock");
+    ok(!blocked.done, "the order on A waits for its book lock");
     const [waiting] = await server.db.sql`SELECT count(*)::int AS n FROM pg_stat_activity
                                           WHERE wait_event_type = 'Lock'
                                             AND application_name LIKE 'exchange-test/%'`;
     strictEqual(waiting!.n, 1, "still exactly the order on A waits for a lock");
 
     await blocker`ROLLBACK`;
-    strictEqual(results(await blocked)[0]!.name, "opened");
+    strictEqual(results(await blocked.answer)[0]!.name, "opened");
   } finally {
     blocker.release();
     await server.close();
@@ -75,14 +68,7 @@ Deno.test("a batch held up after it took its book locks does not hold up the oth
     await beginHolding(blocker);
     await blocker`SELECT id FROM accounts WHERE id = '1' FOR UPDATE`;
 
-    let blockedDone = false;
-    const blocked = sendText(
-      server.port,
-      `<transactions id="1"><order sym="A" amount="-5" limit="10"/></transactions>`,
-    ).then((answer) => {
-      blockedDone = true;
-      return answer;
-    });
+    const blocked = sellOnA(server.port);
     await sessionsWaitingForLock(server.db.sql, "exchange-test");
     const [holder] = await server.db.sql`SELECT count(*)::int AS n FROM pg_locks AS l
                                          JOIN pg_stat_activity AS a USING (pid)
@@ -101,13 +87,28 @@ Deno.test("a batch held up after it took its book locks does not hold up the oth
       );
       strictEqual(answer[0]!.name, "opened", JSON.stringify(answer));
     }
-    ok(!blockedDone, "the order on A still waits for account 1");
+    ok(!blocked.done, "the order on A still waits for account 1");
     strictEqual((await lockWaiterPids(server.db.sql, "exchange-test")).length, 1);
 
     await blocker`ROLLBACK`;
-    strictEqual(results(await blocked)[0]!.name, "opened");
+    strictEqual(results(await blocked.answer)[0]!.name, "opened");
   } finally {
     blocker.release();
     await server.close();
   }
 });
+
+/** Account 1 sells 5 on A, on its own connection; `done` says whether it has been answered. */
+function sellOnA(port: number): { answer: Promise<string>; done: boolean } {
+  const order = {
+    done: false,
+    answer: sendText(
+      port,
+      `<transactions id="1"><order sym="A" amount="-5" limit="10"/></transactions>`,
+    ).then((answer) => {
+      order.done = true;
+      return answer;
+    }),
+  };
+  return order;
+}
