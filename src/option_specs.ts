@@ -279,16 +279,17 @@ export const OPTION = {
     env: "EXCHANGE_BATCH_ROWS_MAX",
     kind: "integer",
     // Bounds a batch's work by what it writes, not only by its operations: each resting order
-    // filled is an order row updated and an execution inserted. While a batch runs, what queues
-    // on every book waits for it (a second batch starts only beside one stuck on a book lock,
-    // src/server/order_engine.ts). Measured (issue 19, 2 loaded cores): a buy filling 60,000
+    // filled is an order row updated and an execution inserted. What a batch holds waits for all
+    // of it, so a deep sweep runs in a batch of its own (src/exchange/book_batch.ts), and other
+    // books go on beside it after --batch-long-ms (src/server/order_engine.ts). Measured (issue 19, 2 loaded cores): a buy filling 60,000
     // rows took 3.0-3.2 s in all, about 50 us a row, so 4096 rows hold the others about 0.2 s.
     default: 4096,
     min: 1,
     max: 1_000_000,
-    help: "resting orders one transaction may fill: once an operation takes a batch past it, " +
-      "the batch's later operations go back to their queues for the next batch (an order is " +
-      "never split: one that alone sweeps more still runs whole)",
+    help: "resting orders one transaction may fill: an order that would take a batch past it " +
+      "goes, with the operations after it, back to the queues for the next batch, where it comes " +
+      "first (an order is never split: one that alone sweeps more runs whole, in a batch of its " +
+      "own)",
   },
   batchesInFlightMax: {
     flag: "batches-in-flight-max",

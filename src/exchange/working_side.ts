@@ -20,6 +20,12 @@ export interface Entry<R> extends RestingOrder {
   readonly record: R | undefined;
 }
 
+/** Where the live part of a side started at one moment ({@link WorkingSide.mark}). */
+export interface SideMark {
+  readonly stored: number;
+  readonly fresh: number;
+}
+
 /** The stored rows of a side, and the batch's own resting orders on it, in priority order. */
 export class WorkingSide<R> {
   readonly side: Side;
@@ -126,6 +132,20 @@ export class WorkingSide<R> {
       return true;
     }
     return this.#lastStored !== undefined && this.precedes(entry, this.#lastStored);
+  }
+
+  /** Where the live part starts now, for {@link rewind}. */
+  mark(): SideMark {
+    return { stored: this.#storedHead, fresh: this.#freshHead };
+  }
+
+  /**
+   * Back to where {@link mark} was taken, once the entries that became dead since are live again
+   * (an order's match undone): the dead entries passed since are no longer skipped for good.
+   */
+  rewind(mark: SideMark): void {
+    this.#storedHead = mark.stored;
+    this.#freshHead = mark.fresh;
   }
 
   /** Whether rows not yet read could still cross an incoming order at `limit`. */

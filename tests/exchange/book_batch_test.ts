@@ -332,32 +332,52 @@ Deno.test("random batches decide the same whether their books are read whole or 
   }
 });
 
-Deno.test("the rows bound stops the decision after the operation that crossed it, paged or not", () => {
+Deno.test("the rows bound leaves an order that would cross it to the next batch, unless it comes first", () => {
   const sells = Array.from({ length: 12 }, (_, i) => resting(i + 1, "s", "1", "100"));
   const base: Scenario = {
     ops: [
       buy("X", "b", "2", "100"), // 2 rows
-      buy("X", "b", "5", "100"), // 7 rows: past the bound of 4 (it still fills all 5)
-      buy("X", "b", "1", "100"), // not decided
-      cancel("X", "s", 12), // not decided
+      buy("X", "b", "5", "100"), // 7 rows
+      buy("X", "b", "1", "100"), // 8 rows
+      cancel("X", "s", 12), // no row
     ],
     books: new Map([["X", { buys: [], sells, positions: noPositions }]]),
     balances: new Map([["b", d("10000")]]),
     cancelTargets: new Map(),
   };
+  // Past the bound of 4 with the second order: its match is undone and nothing after the first
+  // is decided; what stays is exactly the first order decided alone (fills, changes, relied
+  // balances, executions), however the book was paged.
   const bounded = samePagedOrWhole({ ...base, rowsMax: 4 });
-  deepStrictEqual(plain(bounded.results), [
-    { kind: "opened", ordinal: 0 },
-    { kind: "opened", ordinal: 1 },
-  ]);
-  strictEqual(bounded.rowsSwept, 7);
-  strictEqual(bounded.newOrders.length, 2);
-  // Exactly at the bound is not past it: the third order is decided, and takes it past.
-  strictEqual(samePagedOrWhole({ ...base, rowsMax: 7 }).results.length, 3);
+  deepStrictEqual(plain(bounded.results), [{ kind: "opened", ordinal: 0 }]);
+  strictEqual(bounded.rowsSwept, 2);
+  deepStrictEqual(
+    plain(bounded),
+    plain(samePagedOrWhole({ ...base, ops: base.ops.slice(0, 1), rowsMax: 4 })),
+  );
+  // Exactly at the bound is not past it.
+  strictEqual(samePagedOrWhole({ ...base, rowsMax: 7 }).results.length, 2);
   strictEqual(samePagedOrWhole({ ...base, rowsMax: 8 }).results.length, 4);
-  // One order alone past the bound is decided whole.
-  const alone = samePagedOrWhole({ ...base, ops: [buy("X", "b", "12", "100")], rowsMax: 1 });
+  // An order that comes first is decided whole however far past the bound it goes, and then
+  // nothing after it is: a deep sweep runs in a batch of its own.
+  const alone = samePagedOrWhole({
+    ...base,
+    ops: [buy("X", "b", "12", "100"), buy("X", "b", "1", "100")],
+    rowsMax: 1,
+  });
   strictEqual(alone.executions.length, 12);
+  strictEqual(alone.results.length, 1);
+  // The order behind a refusal is not first: the refusal was decided before it.
+  const afterRefusal = samePagedOrWhole({
+    ...base,
+    ops: [buy("X", "poor", "1", "100"), buy("X", "b", "12", "100")],
+    balances: new Map([["b", d("10000")], ["poor", d("0")]]),
+    rowsMax: 1,
+  });
+  strictEqual(afterRefusal.results.length, 1);
+  strictEqual(afterRefusal.results[0]!.kind, "refused");
+  strictEqual(afterRefusal.executions.length, 0);
+  deepStrictEqual(plain(afterRefusal.reliedBalances), [["poor", "0"]]);
 });
 
 Deno.test("a page out of priority order, or of a book the batch did not read, is refused", () => {

@@ -389,15 +389,16 @@ Deno.test("a batch past its rows bound leaves its later operations to the next b
       { account: "9", inner: ORDER("X", "1", "1") }, // refused: no cash
       [
         { account: "1", inner: ORDER("X", "2", "10") }, // fills 1, 2: 2 rows
-        { account: "2", inner: ORDER("X", "3", "10") }, // fills 3, 4, 5: 5 rows, past 4
-        { account: "1", inner: ORDER("X", "2", "10") }, // next batch: fills 6, rests 1
+        { account: "2", inner: ORDER("X", "3", "10") }, // would make 5 rows: next batch, first
+        { account: "1", inner: ORDER("X", "2", "10") }, // next batch: fills 6 (4 rows), rests 1
         { account: "3", inner: `<cancel id="5"/>` }, // next batch: 5 was filled before it
-        { account: "3", inner: ORDER("X", "-1", "9") }, // next batch: fills the rest of the buy
+        { account: "3", inner: ORDER("X", "-1", "9") }, // would make 5 rows: a third batch
       ],
-      // The bounded batch took all five and decided two; the next one took the other three.
-      { batchesAfterLead: 2 },
+      // The bounded batch took all five and decided one; the next took four and decided three;
+      // the last took the sell.
+      { batchesAfterLead: 3 },
     );
-    strictEqual(engine.stats.deferredOperations, deferredBefore + 3);
+    strictEqual(engine.stats.deferredOperations, deferredBefore + 4 + 1);
     deepStrictEqual(answers.map((a) => a.map((e) => show(e))), [
       ["opened{sym=X,amount=2,limit=10,id=7}"],
       ["opened{sym=X,amount=3,limit=10,id=8}"],
