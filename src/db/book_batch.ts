@@ -86,6 +86,25 @@ export interface BatchRunOptions {
   readonly onLocked?: () => void;
   /** Called with the accounts the decision touches, before they are locked. */
   readonly onDecided?: (accounts: readonly string[]) => void;
+  /**
+   * Roll back, having written nothing, when the decision leaves operations to the next batch
+   * that are on books no decided operation is on: their book locks would otherwise be held,
+   * for nothing, until this batch commits (a deep sweep: seconds). The batch is then run again
+   * with its decided operations only ({@link BatchCutError}).
+   */
+  readonly restartOnCut?: boolean;
+}
+
+/**
+ * Thrown (before anything is written) when a batch's decision left operations to the next batch
+ * on books it does not otherwise need: run the first `decided` operations alone, and queue the
+ * rest at once.
+ */
+export class BatchCutError extends Error {
+  override name = "BatchCutError";
+  constructor(readonly decided: number) {
+    super(`the batch decided ${decided} operations; the rest go to the next batch`);
+  }
 }
 
 /** Runs the batch as one transaction (with the helper's deadlock retries) and returns answers. */
@@ -106,6 +125,12 @@ export function runBookBatch(
       decision = decider.run();
     }
     const decided = decision;
+    if (options.restartOnCut === true && decided.results.length < ops.length) {
+      const needed = new Set(ops.slice(0, decided.results.length).map((op) => op.sym));
+      if (ops.slice(decided.results.length).some((op) => !needed.has(op.sym))) {
+        throw new BatchCutError(decided.results.length);
+      }
+    }
     const writes = batchWrites([...read.input.books.keys()], decided);
     options.onDecided?.(writes.accounts);
     const applied = applyWrites(tx, writes);

@@ -47,7 +47,7 @@
 import { assert } from "../exchange/assert.ts";
 import type { BatchOp } from "../exchange/batch_types.ts";
 import type { BatchOpOutcome, BatchReport } from "../db/book_batch.ts";
-import { runBookBatch } from "../db/book_batch.ts";
+import { BatchCutError, runBookBatch } from "../db/book_batch.ts";
 import type { Database } from "../db/database.ts";
 import { DeadlineError } from "../db/connection_pool.ts";
 import { isRetryable, isStaleBalance, isTimeout, isUnavailable } from "../db/errors.ts";
@@ -93,7 +93,8 @@ interface Pending {
  */
 interface RunningBatch {
   readonly items: readonly Pending[];
-  readonly books: ReadonlySet<string>;
+  /** Its books (fewer once a cut left operations of other books to the next batch). */
+  books: ReadonlySet<string>;
   /** When its current attempt started waiting for a connection and its book locks. */
   attemptStartedAt: number;
   /** True once the current attempt holds its book locks. */
@@ -241,6 +242,10 @@ export class OrderEngine {
         onLocked: () => {
           batch.locked = true;
         },
+        onCut: (kept) => {
+          batch.books = new Set(kept.map((item) => item.op.sym));
+          queueMicrotask(() => this.#startBatches());
+        },
       }).catch((error) => {
         // #runBatch answers every operation itself; reaching here is a bug in it.
         this.#options.log(`order engine: batch failed: ${(error as Error)?.stack ?? error}`);
@@ -317,6 +322,17 @@ export class OrderEngine {
         resolveDeadline,
       });
     } catch (error) {
+      if (error instanceof BatchCutError) {
+        // Rolled back, nothing written: what the decision left to the next batch goes back to
+        // its queues now, and this batch runs again with its decided operations and their
+        // books only, so that a deep sweep holds no other book's lock while it runs.
+        const rest = batch.slice(error.decided);
+        this.stats.deferredOperations += rest.length;
+        this.#requeue(rest);
+        hooks.onCut(batch.slice(0, error.decided));
+        await this.#runBatch(batch.slice(0, error.decided), hooks);
+        return;
+      }
       if (batch.length > 1 && splittable(error)) {
         // Our own bug, or one bad operation: never let it take its neighbours down.
         this.stats.splitBatches++;
@@ -398,6 +414,7 @@ export class OrderEngine {
       try {
         return await runBookBatch(this.#db, ops, {
           rowsMax: this.#options.batchRowsMax,
+          restartOnCut: true,
           lockAccountsFirst: lockFirst,
           deadline: hooks.deadline,
           resolveDeadline: hooks.resolveDeadline,
@@ -425,6 +442,8 @@ export class OrderEngine {
 interface AttemptHooks {
   onAttempt: () => void;
   onLocked: () => void;
+  /** The batch keeps only these operations (a cut sent the rest back to their queues). */
+  onCut: (kept: readonly Pending[]) => void;
 }
 
 /**

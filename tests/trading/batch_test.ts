@@ -427,3 +427,62 @@ Deno.test("a batch past its rows bound leaves its later operations to the next b
     await server.close();
   }
 });
+
+Deno.test("a deep sweep's batch lets go of the other books it took: their orders run beside it", async () => {
+  const server = await startTestServer({ service: { batchRowsMax: 4 } });
+  const lockerX = await server.db.sql.reserve();
+  const lockerZ = await server.db.sql.reserve();
+  const accountLocker = await server.db.sql.reserve();
+  try {
+    await createAccounts(server.port, { "1": "1000", "2": "0", "4": "0", "9": "0" });
+    await mint(server.port, "X", { "2": "6", "9": "1" });
+    await mint(server.port, "Y", { "4": "5" });
+    await mint(server.port, "Z", { "9": "1" });
+    await transact(server.port, "2", ORDER("X", "-1", "10").repeat(6));
+    const engine = server.service.engine;
+
+    // Both batch slots taken by leads waiting for books X and Z: the sweep (6 rows, past the
+    // bound of 4) and an order on Y queue, to be taken together by the next batch.
+    for (const [locker, sym] of [[lockerX, "X"], [lockerZ, "Z"]] as const) {
+      await beginHolding(locker);
+      await holdBook(locker, sym)();
+    }
+    const leadX = request(server, "9", ORDER("X", "-1", "50"));
+    const leadZ = request(server, "9", ORDER("Z", "-1", "50"));
+    await waitUntil("both leads wait", async () => (await lockWaiters(server)).length === 2);
+    const sweep = request(server, "1", ORDER("X", "6", "10"));
+    await waitUntil("the sweep is queued", () => engine.queued("X") === 1);
+    const onY = request(server, "4", ORDER("Y", "-1", "20"));
+    await waitUntil("the order on Y is queued", () => engine.queued("Y") === 1);
+    // Account 1 held from outside: the sweep, once decided, waits in its apply call.
+    await beginHolding(accountLocker);
+    await accountLocker`SELECT id FROM accounts WHERE id = '1' FOR UPDATE`;
+    const deferredBefore = engine.stats.deferredOperations;
+
+    // X's lead goes; the next batch takes the sweep and the order on Y, decides the sweep whole
+    // and leaves the order on Y to the next batch.
+    await lockerX`ROLLBACK`;
+    deepStrictEqual((await leadX).map((e) => e.name), ["opened"]);
+    await waitUntil(
+      "the sweep waits for account 1 beside Z's lead",
+      async () => (await lockWaiters(server)).length === 2,
+    );
+    strictEqual(engine.stats.deferredOperations, deferredBefore + 1);
+    // Z's lead goes, freeing a slot: the order on Y runs and is answered while the sweep still
+    // waits. Had the sweep's transaction kept book Y (taken in its round trip 1) until its
+    // COMMIT, the order on Y could not have committed before it.
+    await lockerZ`ROLLBACK`;
+    deepStrictEqual((await leadZ).map((e) => e.name), ["opened"]);
+    deepStrictEqual((await onY).map((e) => e.name), ["opened"]);
+    strictEqual((await lockWaiters(server)).length, 1, "the sweep still waits for account 1");
+    await accountLocker`ROLLBACK`;
+    deepStrictEqual((await sweep).map((e) => e.name), ["opened"]);
+    const [fills] = await server.db.sql`SELECT count(*)::int AS n FROM executions`;
+    strictEqual(fills!.n, 6);
+  } finally {
+    lockerX.release();
+    lockerZ.release();
+    accountLocker.release();
+    await server.close();
+  }
+});
