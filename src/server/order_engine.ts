@@ -142,10 +142,16 @@ export class OrderEngine {
     this.#options = options;
   }
 
-  /** Queues `op` on its book; resolves once the batch holding it has committed. */
-  submit(op: BatchOp): Promise<EngineAnswer> {
+  /**
+   * Queues `op` on its book; resolves once the batch holding it has committed, or unavailable
+   * by `deadline` (a `performance.now()` time; by default the operation timeout from now).
+   */
+  submit(
+    op: BatchOp,
+    deadline = performance.now() + this.#db.operationTimeoutMs,
+  ): Promise<EngineAnswer> {
     return new Promise((resolve) => {
-      const pending = { op, resolve, deadline: performance.now() + this.#db.operationTimeoutMs };
+      const pending = { op, resolve, deadline };
       this.#arrival.set(pending, this.#arrivals++);
       const queue = this.#queues.get(op.sym);
       if (queue === undefined) {

@@ -17,6 +17,8 @@ export interface StatusReaderOptions {
 
 interface Waiting {
   readonly request: StatusRequest;
+  /** When it must be answered by (a `performance.now()` time). */
+  readonly deadline: number;
   readonly resolve: (status: OrderStatus | undefined) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -32,10 +34,16 @@ export class StatusReader {
     this.#options = options;
   }
 
-  /** The status of order `orderId` of `accountId`, or undefined if it has no such order. */
-  read(request: StatusRequest): Promise<OrderStatus | undefined> {
+  /**
+   * The status of order `orderId` of `accountId`, or undefined if it has no such order; fails
+   * unavailable past `deadline` (by default the operation timeout from now).
+   */
+  read(
+    request: StatusRequest,
+    deadline = performance.now() + this.#db.operationTimeoutMs,
+  ): Promise<OrderStatus | undefined> {
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ request, resolve, reject });
+      this.#waiting.push({ request, deadline, resolve, reject });
       this.#startStatements();
     });
   }
@@ -54,7 +62,12 @@ export class StatusReader {
   async #run(group: readonly Waiting[]): Promise<void> {
     let statuses: Map<string, OrderStatus>;
     try {
-      statuses = await withLease(this.#db, (sql) => readStatuses(sql, group.map((w) => w.request)));
+      // The statement serves the whole group: it must be done by the earliest deadline in it.
+      statuses = await withLease(
+        this.#db,
+        (sql) => readStatuses(sql, group.map((w) => w.request)),
+        Math.min(...group.map((w) => w.deadline)),
+      );
     } catch (error) {
       for (const waiting of group) {
         waiting.reject(error);

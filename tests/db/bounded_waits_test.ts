@@ -6,6 +6,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { sendText } from "../../src/client/exchange_client.ts";
 import { isUnavailable } from "../../src/db/errors.ts";
+import { decimalFromDatabase } from "../../src/exchange/decimal.ts";
 import { SERVICE_UNAVAILABLE } from "../../src/server/exchange_service.ts";
 import { freshDatabase, startTestServer } from "../support/harness.ts";
 import { describe, results } from "../support/xml.ts";
@@ -115,5 +116,37 @@ Deno.test("PostgreSQL ends a pool session left idle in a transaction, releasing 
     stalled.release();
   } finally {
     await db.close();
+  }
+});
+
+Deno.test("an operation submitted with too little time left is answered unavailable without running", async () => {
+  const server = await startTestServer();
+  try {
+    await sendText(
+      server.port,
+      `<create><account id="1" balance="1000"/><symbol sym="X"><account id="1">10</account>` +
+        `</symbol></create>`,
+    );
+    const engine = server.service.engine;
+    const batchesBefore = engine.stats.batches;
+    const order = {
+      kind: "order",
+      sym: "X",
+      accountId: "1",
+      side: "sell",
+      shares: decimalFromDatabase("1"),
+      limit: decimalFromDatabase("10"),
+    } as const;
+    // What is left of a request's deadline (transactions.ts: its children share one) is less
+    // than the reserve for resolving a COMMIT: nothing is run.
+    const late = await engine.submit(order, performance.now() + server.db.commitResolveMs / 2);
+    strictEqual(late.kind, "failed");
+    ok(isUnavailable((late as { error: unknown }).error));
+    strictEqual(engine.stats.batches, batchesBefore, "no batch ran");
+    // With time left, the same order runs.
+    strictEqual((await engine.submit(order)).kind, "opened");
+    strictEqual(engine.stats.batches, batchesBefore + 1);
+  } finally {
+    await server.close();
   }
 });
