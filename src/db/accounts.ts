@@ -51,10 +51,15 @@ function remember(known: Set<string>, id: string): void {
 }
 
 /**
- * True if the account exists.
+ * True if the account exists; fails unavailable past `deadline` (a `performance.now()` time; by
+ * default the operation timeout from now).
  * Round trips: 0 for an account already seen to exist, else 1 (a single read, no locks).
  */
-export async function accountExists(db: Database, id: string): Promise<boolean> {
+export async function accountExists(
+  db: Database,
+  id: string,
+  deadline?: number,
+): Promise<boolean> {
   let known = knownAccounts.get(db.pool);
   if (known === undefined) {
     known = new Set();
@@ -63,7 +68,11 @@ export async function accountExists(db: Database, id: string): Promise<boolean> 
   if (known.has(id)) {
     return true;
   }
-  const rows = await withLease(db, (sql) => sql`SELECT 1 FROM accounts WHERE id = ${id}`.execute());
+  const rows = await withLease(
+    db,
+    (sql) => sql`SELECT 1 FROM accounts WHERE id = ${id}`.execute(),
+    deadline,
+  );
   if (rows.length === 1) {
     remember(known, id);
     return true;

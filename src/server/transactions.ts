@@ -67,7 +67,7 @@ export class Transactions {
     // several children could take longer: 13.1 s in the fault suite's blackhole, bound 12 s.)
     const deadline = performance.now() + this.#db.operationTimeoutMs;
     // One shared account check serves every kind of child: the rule is the same for all.
-    const accountProblem = await this.#checkAccount(attributes.get("id"), state);
+    const accountProblem = await this.#checkAccount(attributes.get("id"), state, deadline);
     const results: XmlElement[] = [];
     for (const child of children) {
       const echoed = echoFor(child);
@@ -103,13 +103,14 @@ export class Transactions {
   async #checkAccount(
     raw: string | undefined,
     state: RequestState,
+    deadline: number,
   ): Promise<string | undefined> {
     const id = checkAccountId(raw);
     if (!id.ok) {
       return id.message;
     }
     try {
-      return (await accountExists(this.#db, id.value)) ? undefined : ACCOUNT_MISSING;
+      return (await accountExists(this.#db, id.value, deadline)) ? undefined : ACCOUNT_MISSING;
     } catch (error) {
       return failureMessage(error, state, this.#log);
     }

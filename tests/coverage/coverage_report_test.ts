@@ -4,24 +4,13 @@
  * a clear message instead of a 100% total; a profile of one module of src/ gives a totals line.
  */
 import { ok, strictEqual } from "node:assert/strict";
+import { runDeno } from "../support/deno_process.ts";
 
 const REPORT = new URL("../../scripts/coverage_report.ts", import.meta.url).pathname;
 const DECIMAL = new URL("../../src/exchange/decimal.ts", import.meta.url).href;
 
-async function deno(args: string[], cwd: string) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function deno(args: string[], cwd: string) {
+  return runDeno(args, { cwd });
 }
 
 /** Profiles of one test run of `test` (a test module's source) in a temporary directory. */

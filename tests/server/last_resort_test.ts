@@ -4,6 +4,7 @@
  */
 import { deepStrictEqual, notStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { runDeno } from "../support/deno_process.ts";
 
 const CHILD = fileURLToPath(new URL("../support/last_resort_child.ts", import.meta.url));
 
@@ -11,20 +12,8 @@ function includes(text: string | undefined, part: string): void {
   ok(text?.includes(part), `expected ${JSON.stringify(part)} in ${JSON.stringify(text)}`);
 }
 
-async function runChild(...args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", CHILD, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function runChild(...args: string[]) {
+  return runDeno(["run", "--allow-read", CHILD, ...args]);
 }
 
 Deno.test("the last resort keeps the process up, counting bugs and stray driver failures apart", async () => {

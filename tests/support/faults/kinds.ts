@@ -44,16 +44,10 @@ export interface KindSpec {
   serverArgs: readonly string[];
 }
 
-/** The episodes of `mixed`; the network ones join when the proxy is there. */
-const MIXED_EPISODES: readonly EpisodeKind[] = [
-  "terminate",
-  "readonly",
-  "restart-fast",
-  "restart-immediate",
-  "reset",
-  "blackhole",
-  "contention",
-];
+/** The episodes of `mixed`: every kind but itself and failover; the network ones join when the proxy is there. */
+const MIXED_EPISODES = KINDS.filter((kind): kind is EpisodeKind =>
+  kind !== "failover" && kind !== "mixed"
+);
 
 /** How each kind except failover (which has its own controller, failover_run.ts) runs. */
 export const KIND_SPECS: Record<Exclude<KindName, "failover">, KindSpec> = {
