@@ -39,6 +39,15 @@ export class DeadlineError extends Error {
   readonly code = "DEADLINE_EXCEEDED";
 }
 
+/**
+ * A lease's answer was lost on the way (the probe saw its session waiting for us): the network
+ * between here and the database went silent. A kind of {@link DeadlineError}, classified the
+ * same; it also makes the pool drop its idle connections, which share that network.
+ */
+export class SilenceError extends DeadlineError {
+  override name = "SilenceError";
+}
+
 /** No pool connection became free before the waiter's deadline. */
 export class AcquireTimeoutError extends Error {
   override name = "AcquireTimeoutError";
@@ -62,20 +71,30 @@ export interface ConnectionPoolOptions {
 }
 
 /**
- * A lease's statement unanswered this long has its session looked at; a session seen waiting for
- * us twice in a row, this far apart, while we wait for it, lost its answers: the connection is
- * destroyed at once instead of at the deadline. Our statements take milliseconds unless they
- * wait for a lock (the session is then `active`), so a second of silence is already rare.
+ * A lease's statement unanswered this long has its session looked at. Our statements take
+ * milliseconds unless they wait for a lock (the session is then `active`), so a second of
+ * silence is already rare.
  */
 export const STALL_CHECK_MS = 1_000;
+/**
+ * A session that has been waiting for its client this long (by the database's clock) while we
+ * still wait for its answer lost that answer on the way (or never got our statement): the
+ * connection is destroyed at once instead of at the deadline. An answer on a working network
+ * arrives in well under a millisecond here; half a second leaves room for a busy event loop.
+ * One look decides: the session's own `state_change` says how long it has waited, so no second
+ * look a whole interval later is needed (two looks a second apart put 2 s under every recovery
+ * from a silent network in the fault suite).
+ */
+export const ANSWER_LOST_MS = 500;
 /** Attempts to end a destroyed connection's session while its network may still be silent. */
 const TERMINATE_ATTEMPTS_MAX = 10;
 
 /**
  * Counts of every pool of the process, for metrics (read at scrape time) and tests: connections
- * destroyed because they closed under a lease, and because a lease outlived its deadline.
+ * destroyed because they closed under a lease, because a lease's answer was lost on a silent
+ * network, because a lease outlived its deadline, and idle ones dropped after such a silence.
  */
-export const poolStats = { closedUnderLease: 0, expired: 0 };
+export const poolStats = { closedUnderLease: 0, silent: 0, expired: 0, droppedIdle: 0 };
 
 interface Slot {
   readonly index: number;
@@ -278,22 +297,42 @@ export class ConnectionPool {
     if (slot.lease !== lease) {
       return;
     }
-    if (error instanceof DeadlineError) {
+    if (error instanceof SilenceError) {
+      poolStats.silent++;
+    } else if (error instanceof DeadlineError) {
       poolStats.expired++;
     } else if (error instanceof ConnectionLostError) {
       poolStats.closedUnderLease++;
     }
-    const instance = slot.instance;
-    slot.instance = undefined;
-    // Refuses every query still queued or in flight on it (they reject, they do not hang), and
-    // keeps the driver from reconnecting it.
-    instance?.end({ timeout: 0 }).catch(() => {});
-    if (!(error instanceof ConnectionLostError) && this.#options.probe !== undefined) {
-      // The session may live on behind a silent network, idle in its transaction and holding
-      // its locks: end it, as soon as the database can be reached.
-      endSession(this.#options.probe, slot.name).catch(() => {});
+    this.#drop(slot, !(error instanceof ConnectionLostError));
+    if (error instanceof DeadlineError) {
+      // A connection that went silent says the network did: the idle ones were last heard
+      // before it and share its path. A black-holed idle connection would otherwise be lent
+      // to the next batch and cost it a stall check (measured in the fault suite: first order
+      // served 2 to 5 s after a black hole healed, as batch after batch drew one).
+      for (const idle of this.#idle) {
+        if (idle.instance !== undefined) {
+          poolStats.droppedIdle++;
+          this.#drop(idle, true);
+        }
+      }
     }
     this.#release(slot, lease);
+  }
+
+  /**
+   * Ends a slot's instance: every query still queued or in flight on it rejects (none hangs),
+   * and the driver cannot reconnect it. `endSession`: the session may live on behind a silent
+   * network, idle (in its transaction, holding its locks if it had one): end it from the side
+   * as soon as the database can be reached.
+   */
+  #drop(slot: Slot, endSessionToo: boolean): void {
+    const instance = slot.instance;
+    slot.instance = undefined;
+    instance?.end({ timeout: 0 }).catch(() => {});
+    if (instance !== undefined && endSessionToo && this.#options.probe !== undefined) {
+      endSession(this.#options.probe, slot.name).catch(() => {});
+    }
   }
 }
 
@@ -313,8 +352,6 @@ export class Lease {
   /** Start times of the statements being waited for. */
   readonly #pending = new Set<number>();
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Consecutive looks that found the session waiting for us while we waited for it. */
-  #strikes = 0;
   /** Rejects with the reason once the connection is lost; never resolves. */
   readonly lost: Promise<never>;
   /** When the lease expires (a `performance.now()` time). */
@@ -382,31 +419,41 @@ export class Lease {
   }
 
   /** Looks at the session once a statement has waited {@link STALL_CHECK_MS}. */
-  #armStallCheck(): void {
+  #armStallCheck(delayMs = STALL_CHECK_MS): void {
     if (this.#probe === undefined || this.#stallTimer !== undefined || this.#done) {
       return;
     }
     this.#stallTimer = setTimeout(() => {
       this.#stallTimer = undefined;
       this.#checkStall().catch(() => {});
-    }, STALL_CHECK_MS);
+    }, delayMs);
   }
 
   async #checkStall(): Promise<void> {
     const oldest = Math.min(...this.#pending);
     if (this.#done || this.isLost() || this.#pending.size === 0) {
-      this.#strikes = 0;
       return;
     }
     if (performance.now() - oldest < STALL_CHECK_MS) {
       this.#armStallCheck();
       return;
     }
+    const asked = performance.now();
     const state = await this.#probe!.state(this.#name);
+    // The next look comes a check interval after this one began: a probe that took that long
+    // (its own connection silent, then a new one) looks again at once, so a network that heals
+    // meanwhile is seen within a probe's round trip, not a whole interval later.
+    const nextLookMs = Math.max(0, STALL_CHECK_MS - (performance.now() - asked));
+    const lost = state.kind === "gone" ||
+      (state.kind === "waiting_for_client" && state.idleMs >= ANSWER_LOST_MS);
+    if (lost) {
+      // The probe's answer came on another socket: let an answer already read on this one be
+      // handled first (one turn of the event loop), so that only a missing answer counts.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
     if (this.#done || this.isLost() || !this.#pending.has(oldest)) {
-      this.#strikes = 0;
       if (this.#pending.size > 0) {
-        this.#armStallCheck();
+        this.#armStallCheck(nextLookMs);
       }
       return;
     }
@@ -414,13 +461,12 @@ export class Lease {
       this.destroy(new ConnectionLostError("The database session is gone"));
       return;
     }
-    this.#strikes = state.kind === "waiting_for_client" ? this.#strikes + 1 : 0;
-    if (this.#strikes >= 2) {
-      // It answered, and waits for our next statement; we still wait for its answer.
-      this.destroy(new DeadlineError("The database's answer was lost on the way"));
+    if (lost) {
+      // It answered (or never heard us), and waits for our next statement; we still wait.
+      this.destroy(new SilenceError("The database's answer was lost on the way"));
       return;
     }
-    this.#armStallCheck();
+    this.#armStallCheck(nextLookMs);
   }
 
   /** Marks the lease lost (idempotent); the pool then destroys the connection. */

@@ -12,14 +12,17 @@
  * transaction`), or gone? Waiting for us while we wait for it means the answer was lost.
  *
  * The probe's own connection may be silent too; each question is bounded, and a connection that
- * failed to answer is replaced for the next one.
+ * failed to answer is replaced at once (the question is asked again on a new one).
  */
 import type { Sql } from "./connection_pool.ts";
 
-/** What a session is doing, as PostgreSQL's activity view shows it. */
+/**
+ * What a session is doing, as PostgreSQL's activity view shows it. `idleMs`: how long it has been
+ * waiting for its client, by the database's own clock (`state_change`), so no clocks are compared.
+ */
 export type SessionState =
   | { kind: "active" }
-  | { kind: "waiting_for_client" }
+  | { kind: "waiting_for_client"; idleMs: number }
   | { kind: "gone" }
   | { kind: "unknown" };
 
@@ -37,15 +40,16 @@ export class SessionProbe {
   async state(applicationName: string): Promise<SessionState> {
     try {
       const rows = await this.#ask((sql) =>
-        sql`SELECT state FROM pg_stat_activity WHERE application_name = ${applicationName}`
-          .execute()
+        sql`SELECT state,
+                   (extract(epoch FROM clock_timestamp() - state_change) * 1000)::float8 AS idle_ms
+            FROM pg_stat_activity WHERE application_name = ${applicationName}`.execute()
       );
       if (rows.length === 0) {
         return { kind: "gone" };
       }
       const state = rows[0]!.state as string | null;
       if (state === "idle" || state === "idle in transaction") {
-        return { kind: "waiting_for_client" };
+        return { kind: "waiting_for_client", idleMs: Number(rows[0]!.idle_ms) };
       }
       return { kind: "active" };
     } catch {
@@ -76,7 +80,25 @@ export class SessionProbe {
     await sql?.end({ timeout: 0 }).catch(() => {});
   }
 
+  /**
+   * Asks on the probe's connection. If a connection opened earlier fails to answer (it may have
+   * gone silent with the network, like the sessions it looks at), the question is asked once
+   * more on a new one at once: after a network heals, the old connection stays silent, and
+   * waiting for the next look would add a whole check interval to every recovery.
+   */
   async #ask<T>(question: (sql: Sql) => Promise<T>): Promise<T> {
+    const reused = this.#sql !== undefined;
+    try {
+      return await this.#askOnce(question);
+    } catch (error) {
+      if (!reused) {
+        throw error;
+      }
+      return await this.#askOnce(question);
+    }
+  }
+
+  async #askOnce<T>(question: (sql: Sql) => Promise<T>): Promise<T> {
     this.#sql ??= this.#open();
     const sql = this.#sql;
     let timer: ReturnType<typeof setTimeout> | undefined;

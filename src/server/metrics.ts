@@ -136,14 +136,18 @@ export class ExchangeMetrics {
     });
     new client.Counter({
       name: "exchange_db_connections_destroyed_total",
-      help: "Database connections destroyed while lent to an operation: `closed` (terminated " +
-        "backend, reset network, stopped server) or `deadline` (no answer in time)",
+      help: "Database connections destroyed: while lent to an operation, `closed` (terminated " +
+        "backend, reset network, stopped server), `silent` (its answer lost on the way, seen " +
+        "by the session probe) or `deadline` (no answer in time); idle, `idle_after_silence` " +
+        "(dropped because another connection went silent)",
       labelNames: ["reason"],
       registers,
       collect() {
         this.reset();
         this.inc({ reason: "closed" }, poolStats.closedUnderLease);
+        this.inc({ reason: "silent" }, poolStats.silent);
         this.inc({ reason: "deadline" }, poolStats.expired);
+        this.inc({ reason: "idle_after_silence" }, poolStats.droppedIdle);
       },
     });
     new client.Counter({

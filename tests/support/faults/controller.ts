@@ -159,7 +159,7 @@ export async function runUnderFaults(plan: RunPlan, options: LoadOptions): Promi
     await server.stop().catch(() => {});
   }
   result.serverNotes.push(...serverNotes(server.child.stderr()));
-  if (!passed(result)) {
+  if (!passed(result) || Deno.env.get("FAULTS_KEEP_LOGS") === "1") {
     result.serverNotes.push(
       `whole stderr kept in ${await keepLog(plan.kind, server.child.stderr())}`,
     );
