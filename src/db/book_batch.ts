@@ -80,7 +80,10 @@ export interface BatchRunOptions {
   readonly deadline?: number;
   /** When an unanswered COMMIT must have been resolved. */
   readonly resolveDeadline?: number;
-  /** Called as every attempt starts (deadlock reruns included), before it waits for locks. */
+  /**
+   * Called as every attempt starts (deadlock reruns included), before it waits for a pool
+   * connection and its locks.
+   */
   readonly onAttempt?: () => void;
   /** Called once round trip 1 has returned: the batch holds its book locks. */
   readonly onLocked?: () => void;
