@@ -80,7 +80,10 @@ export interface BatchRunOptions {
   readonly deadline?: number;
   /** When an unanswered COMMIT must have been resolved. */
   readonly resolveDeadline?: number;
-  /** Called as every attempt starts (deadlock reruns included), before it waits for locks. */
+  /**
+   * Called as every attempt starts (deadlock reruns included), before it waits for a pool
+   * connection and its locks.
+   */
   readonly onAttempt?: () => void;
   /** Called once round trip 1 has returned: the batch holds its book locks. */
   readonly onLocked?: () => void;
@@ -132,7 +135,7 @@ export function runBookBatch(
       }
     }
     const writes = batchWrites([...read.input.books.keys()], decided);
-    options.onDecided?.(writes.accounts);
+    options.onDecided?.(writes.lockIds);
     const applied = applyWrites(tx, writes);
     return {
       deferred: applied.then((ids) => done({ decided, ids, read })),
@@ -165,40 +168,40 @@ function sqlRef(ref: bigint): string {
 }
 
 /**
- * The parameters of `exchange_apply_batch` (migrations/005_apply_batch.sql): the one place that
- * knows how the typed writes become SQL arrays (decimals as exact text, new orders' refs as
- * negative numbers).
+ * The parameters of `exchange_apply_batch`, each named as the function names it without `p_`
+ * (its newest definition: migrations/007_executions_checked_once.sql): the one place that knows
+ * how the typed writes become SQL arrays (decimals as exact text, new orders' refs as negative
+ * numbers).
  */
 function applyParameters(writes: BatchWrites) {
+  const { checkedBalances, newOrders, changedOrders, executions, cash } = writes;
+  const { positionCredits: credits, positionDebits: debits } = writes;
   const text = formatDecimal;
-  const { reliedBalances: relied, newOrders: orders, storedOrders: stored, executions } = writes;
-  const { cash, positionCredits: credits, positionDebits: debits } = writes;
-  const array = pgArray;
   return {
-    syms: array(writes.syms),
-    accounts: array(writes.accounts),
-    reliedIds: array(relied.map((r) => r.accountId)),
-    reliedBalances: array(relied.map((r) => text(r.balance))),
-    orderSyms: array(orders.map((o) => o.sym)),
-    orderAccounts: array(orders.map((o) => o.accountId)),
-    orderAmounts: array(orders.map((o) => text(o.amount))),
-    orderLimits: array(orders.map((o) => text(o.limit))),
-    orderOpen: array(orders.map((o) => text(o.open))),
-    storedIds: array(stored.map((o) => o.id.toString())),
-    storedOpen: array(stored.map((o) => text(o.open))),
-    storedCanceled: array(stored.map((o) => text(o.canceled))),
-    buyRefs: array(executions.map((x) => sqlRef(x.buyRef))),
-    sellRefs: array(executions.map((x) => sqlRef(x.sellRef))),
-    executionShares: array(executions.map((x) => text(x.shares))),
-    executionPrices: array(executions.map((x) => text(x.price))),
-    cashIds: array(cash.map((c) => c.accountId)),
-    cashDeltas: array(cash.map((c) => text(c.delta))),
-    creditIds: array(credits.map((p) => p.accountId)),
-    creditSyms: array(credits.map((p) => p.sym)),
-    creditDeltas: array(credits.map((p) => text(p.delta))),
-    debitIds: array(debits.map((p) => p.accountId)),
-    debitSyms: array(debits.map((p) => p.sym)),
-    debitDeltas: array(debits.map((p) => text(p.delta))),
+    syms: pgArray(writes.syms),
+    lockIds: pgArray(writes.lockIds),
+    checkIds: pgArray(checkedBalances.map((c) => c.accountId)),
+    checkBalances: pgArray(checkedBalances.map((c) => text(c.balance))),
+    newSyms: pgArray(newOrders.map((o) => o.sym)),
+    newAccounts: pgArray(newOrders.map((o) => o.accountId)),
+    newAmounts: pgArray(newOrders.map((o) => text(o.amount))),
+    newLimits: pgArray(newOrders.map((o) => text(o.limit))),
+    newOpen: pgArray(newOrders.map((o) => text(o.open))),
+    changedIds: pgArray(changedOrders.map((o) => o.id.toString())),
+    changedOpen: pgArray(changedOrders.map((o) => text(o.open))),
+    changedCanceled: pgArray(changedOrders.map((o) => text(o.canceled))),
+    execBuys: pgArray(executions.map((x) => sqlRef(x.buyRef))),
+    execSells: pgArray(executions.map((x) => sqlRef(x.sellRef))),
+    execShares: pgArray(executions.map((x) => text(x.shares))),
+    execPrices: pgArray(executions.map((x) => text(x.price))),
+    cashIds: pgArray(cash.map((c) => c.accountId)),
+    cashDeltas: pgArray(cash.map((c) => text(c.delta))),
+    creditIds: pgArray(credits.map((p) => p.accountId)),
+    creditSyms: pgArray(credits.map((p) => p.sym)),
+    creditDeltas: pgArray(credits.map((p) => text(p.delta))),
+    debitIds: pgArray(debits.map((p) => p.accountId)),
+    debitSyms: pgArray(debits.map((p) => p.sym)),
+    debitDeltas: pgArray(debits.map((p) => text(p.delta))),
   };
 }
 
@@ -215,13 +218,13 @@ function applyWrites(tx: Sql, writes: BatchWrites): Promise<bigint[]> {
   const p = applyParameters(writes);
   return tx`
     SELECT CASE WHEN pg_current_xact_id_if_assigned() IS NOT NULL THEN exchange_apply_batch(
-      ${p.syms}::text[], ${p.accounts}::text[],
-      ${p.reliedIds}::text[], ${p.reliedBalances}::numeric[],
-      ${p.orderSyms}::text[], ${p.orderAccounts}::text[], ${p.orderAmounts}::numeric[],
-      ${p.orderLimits}::numeric[], ${p.orderOpen}::numeric[],
-      ${p.storedIds}::bigint[], ${p.storedOpen}::numeric[], ${p.storedCanceled}::numeric[],
-      ${p.buyRefs}::bigint[], ${p.sellRefs}::bigint[],
-      ${p.executionShares}::numeric[], ${p.executionPrices}::numeric[],
+      ${p.syms}::text[], ${p.lockIds}::text[],
+      ${p.checkIds}::text[], ${p.checkBalances}::numeric[],
+      ${p.newSyms}::text[], ${p.newAccounts}::text[], ${p.newAmounts}::numeric[],
+      ${p.newLimits}::numeric[], ${p.newOpen}::numeric[],
+      ${p.changedIds}::bigint[], ${p.changedOpen}::numeric[], ${p.changedCanceled}::numeric[],
+      ${p.execBuys}::bigint[], ${p.execSells}::bigint[],
+      ${p.execShares}::numeric[], ${p.execPrices}::numeric[],
       ${p.cashIds}::text[], ${p.cashDeltas}::numeric[],
       ${p.creditIds}::text[], ${p.creditSyms}::text[], ${p.creditDeltas}::numeric[],
       ${p.debitIds}::text[], ${p.debitSyms}::text[], ${p.debitDeltas}::numeric[])::text

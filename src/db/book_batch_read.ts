@@ -52,6 +52,19 @@ export interface ReadState {
   storedExecutions: Map<bigint, ExecutionView[]>;
 }
 
+/** A row as the driver returns it. */
+type Row = Record<string, unknown>;
+
+/** The books a batch's first pages are read from, and how many rows each page asks for. */
+interface PageSet {
+  readonly syms: readonly string[];
+  readonly sizes: readonly number[];
+}
+
+/**
+ * Round trip 1: locks the books of `ops` and reads what their decision needs. `lockFirst`: the
+ * accounts to lock in the same round trip (a stale-balance rerun; see book_batch.ts).
+ */
 export async function readUnderLock(
   tx: Sql,
   ops: readonly BatchOp[],
@@ -76,55 +89,24 @@ export async function readUnderLock(
     }
   }
   const syms = [...meeting.keys()].sort();
-  const pages = (which: Side) => {
+  const pages = (which: Side): PageSet => {
     const wanted = syms.filter((sym) => meeting.get(sym)![which] > 0);
     return { syms: wanted, sizes: wanted.map((sym) => firstPageSize(meeting.get(sym)![which])) };
   };
   const sellPages = pages("sell");
   const buyPages = pages("buy");
-  const empty = Promise.resolve([] as Record<string, unknown>[]);
-  const lockIds = [...new Set([...lockFirst, ...buyers])];
-  // All sent at once behind BEGIN; PostgreSQL runs them in order, so everything after the first
-  // statement runs under the book locks, each with a fresh snapshot (READ COMMITTED).
-  const [symbolRows, balanceRows, positionRows, sellRows, buyRows, targetRows, executionRows] =
-    await Promise.all([
-      // Level 1 of the global lock order: the books, ascending, in one statement.
-      // It also reads the order id sequence's position: where an in-doubt COMMIT's resolution
-      // looks for this batch's orders (book_batch.ts).
-      // (A scalar subquery: a sequence in the FROM list of a FOR UPDATE cannot be row-marked.)
-      tx`SELECT sym, floor(extract(epoch FROM now()))::bigint AS now,
-                (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END
-                 FROM order_ids)::text AS id_floor
-         FROM symbols WHERE sym = ANY(${pgArray(syms)}::text[])
-         ORDER BY sym COLLATE "C" FOR UPDATE`.execute(),
-      buyers.size === 0 && lockFirst.length === 0
-        ? empty
-        : lockFirst.length === 0
-        ? tx`SELECT id, balance FROM accounts WHERE id = ANY(${pgArray([...buyers])}::text[])`
-          .execute()
-        : tx`SELECT id, balance FROM accounts WHERE id = ANY(${pgArray(lockIds)}::text[])
-             ORDER BY id COLLATE "C" FOR UPDATE`.execute(),
-      sellers.length === 0 ? empty : tx`SELECT p.account_id, p.sym, p.shares
-             FROM unnest(${pgArray(sellers.map(([id]) => id))}::text[],
-                         ${pgArray(sellers.map(([, sym]) => sym))}::text[]) AS s(account_id, sym)
-             JOIN positions AS p ON p.account_id = s.account_id AND p.sym = s.sym`.execute(),
-      sellPages.syms.length === 0
-        ? empty
-        : firstPages(tx, "sell", sellPages.syms, sellPages.sizes).execute(),
-      buyPages.syms.length === 0
-        ? empty
-        : firstPages(tx, "buy", buyPages.syms, buyPages.sizes).execute(),
-      cancelIds.length === 0
-        ? empty
-        : tx`SELECT id, sym, account_id, amount, limit_price, open_shares FROM orders
-             WHERE id = ANY(${pgArray(cancelIds)}::bigint[])`.execute(),
-      cancelIds.length === 0
-        ? empty
-        : tx`SELECT buy_order_id, sell_order_id, shares, price, executed_at FROM executions
-             WHERE buy_order_id = ANY(${pgArray(cancelIds)}::bigint[])
-                OR sell_order_id = ANY(${pgArray(cancelIds)}::bigint[])
-             ORDER BY id`.execute(),
-    ]);
+  // One round trip: every statement is sent (`.execute()`) as its property is written, right
+  // behind BEGIN, and PostgreSQL runs them in that order, so everything after the book locks
+  // runs under them, each with a fresh snapshot (READ COMMITTED).
+  const rows = await allOf({
+    symbols: lockBooks(tx, syms),
+    balances: readBalances(tx, buyers, lockFirst),
+    positions: readPositions(tx, sellers),
+    sells: readFirstPages(tx, "sell", sellPages),
+    buys: readFirstPages(tx, "buy", buyPages),
+    cancelTargets: readCancelTargets(tx, cancelIds),
+    cancelExecutions: readCancelExecutions(tx, cancelIds),
+  });
   const books = new Map<string, ReadBook>();
   for (const sym of syms) {
     books.set(sym, {
@@ -136,37 +118,23 @@ export async function readUnderLock(
       last: { buy: undefined, sell: undefined },
     });
   }
-  for (const row of symbolRows) {
+  for (const row of rows.symbols) {
     books.get(row.sym as string)!.exists = true;
   }
-  for (
-    const [which, pageSet, rows] of [["sell", sellPages, sellRows], [
-      "buy",
-      buyPages,
-      buyRows,
-    ]] as const
-  ) {
-    pageSet.syms.forEach((sym, index) => {
-      const book = books.get(sym)!;
-      const side = which === "buy" ? book.buys : book.sells;
-      book.pageSize[which] = pageSet.sizes[index]!;
-      side.rows = rows.filter((row) => row.sym === sym).map(toRestingOrder);
-      side.complete = side.rows.length < pageSet.sizes[index]!;
-      book.last[which] = side.rows.at(-1);
-    });
-  }
+  placeFirstPages(books, "sell", sellPages, rows.sells);
+  placeFirstPages(books, "buy", buyPages, rows.buys);
   const balances = new Map<string, Decimal>();
-  for (const row of balanceRows) {
+  for (const row of rows.balances) {
     balances.set(row.id as string, decimalFromDatabase(row.balance as string));
   }
-  for (const row of positionRows) {
+  for (const row of rows.positions) {
     books.get(row.sym as string)!.positions.set(
       row.account_id as string,
       decimalFromDatabase(row.shares as string),
     );
   }
   const cancelTargets = new Map<bigint, CancelTarget>();
-  for (const row of targetRows) {
+  for (const row of rows.cancelTargets) {
     const amount = decimalFromDatabase(row.amount as string);
     cancelTargets.set(BigInt(row.id as string), {
       id: BigInt(row.id as string),
@@ -178,7 +146,7 @@ export async function readUnderLock(
     });
   }
   const storedExecutions = new Map<bigint, ExecutionView[]>();
-  for (const row of executionRows) {
+  for (const row of rows.cancelExecutions) {
     const view = executionView(row);
     for (const id of [BigInt(row.buy_order_id as string), BigInt(row.sell_order_id as string)]) {
       if (cancelTargets.has(id)) {
@@ -188,12 +156,124 @@ export async function readUnderLock(
       }
     }
   }
+  const first = rows.symbols[0];
   return {
     input: { ops, books, balances, cancelTargets },
-    now: symbolRows.length > 0 ? String(symbolRows[0]!.now) : "0",
-    idFloor: symbolRows.length > 0 ? symbolRows[0]!.id_floor as string : "0",
+    now: first !== undefined ? String(first.now) : "0",
+    idFloor: first !== undefined ? first.id_floor as string : "0",
     storedExecutions,
   };
+}
+
+/**
+ * `Promise.all` over named promises: resolves with each one's value under its name, or rejects
+ * with the first rejection (every rejection is handled, none is left unobserved).
+ */
+async function allOf<T extends Record<string, Promise<unknown>>>(
+  promises: T,
+): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
+  const names = Object.keys(promises);
+  const values = await Promise.all(Object.values(promises));
+  return Object.fromEntries(names.map((name, i) => [name, values[i]])) as {
+    [K in keyof T]: Awaited<T[K]>;
+  };
+}
+
+/** A read that is not needed: no statement is sent. */
+function noRows(): Promise<Row[]> {
+  return Promise.resolve([]);
+}
+
+/**
+ * Level 1 of the global lock order: the books, ascending, in one statement. It also reads the
+ * transaction time and the order id sequence's position: where an in-doubt COMMIT's resolution
+ * looks for this batch's orders (book_batch.ts). (A scalar subquery: a sequence in the FROM list
+ * of a FOR UPDATE cannot be row-marked.)
+ */
+function lockBooks(tx: Sql, syms: readonly string[]): Promise<Row[]> {
+  return tx`SELECT sym, floor(extract(epoch FROM now()))::bigint AS now,
+                (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END
+                 FROM order_ids)::text AS id_floor
+         FROM symbols WHERE sym = ANY(${pgArray(syms)}::text[])
+         ORDER BY sym COLLATE "C" FOR UPDATE`.execute();
+}
+
+/**
+ * The balances of the accounts that buy. On a stale-balance rerun (`lockFirst` not empty) the
+ * same statement locks them and `lockFirst`, ascending (level 3 of the lock order, taken early),
+ * so that no balance the decision reads can change before the apply call.
+ */
+function readBalances(
+  tx: Sql,
+  buyers: ReadonlySet<string>,
+  lockFirst: readonly string[],
+): Promise<Row[]> {
+  if (lockFirst.length > 0) {
+    const lockIds = [...new Set([...lockFirst, ...buyers])];
+    return tx`SELECT id, balance FROM accounts WHERE id = ANY(${pgArray(lockIds)}::text[])
+             ORDER BY id COLLATE "C" FOR UPDATE`.execute();
+  }
+  if (buyers.size === 0) {
+    return noRows();
+  }
+  return tx`SELECT id, balance FROM accounts WHERE id = ANY(${pgArray([...buyers])}::text[])`
+    .execute();
+}
+
+/** The positions of the accounts that sell, each in the symbol it sells: `[account, sym]`. */
+function readPositions(tx: Sql, sellers: ReadonlyArray<[string, string]>): Promise<Row[]> {
+  if (sellers.length === 0) {
+    return noRows();
+  }
+  return tx`SELECT p.account_id, p.sym, p.shares
+             FROM unnest(${pgArray(sellers.map(([id]) => id))}::text[],
+                         ${pgArray(sellers.map(([, sym]) => sym))}::text[]) AS s(account_id, sym)
+             JOIN positions AS p ON p.account_id = s.account_id AND p.sym = s.sym`.execute();
+}
+
+/** The first page of one side of the books in `pages`, in one statement. */
+function readFirstPages(tx: Sql, which: Side, pages: PageSet): Promise<Row[]> {
+  if (pages.syms.length === 0) {
+    return noRows();
+  }
+  return firstPages(tx, which, pages.syms, pages.sizes).execute();
+}
+
+/** The stored orders that cancels name (any account's: the decision checks the owner). */
+function readCancelTargets(tx: Sql, cancelIds: readonly string[]): Promise<Row[]> {
+  if (cancelIds.length === 0) {
+    return noRows();
+  }
+  return tx`SELECT id, sym, account_id, amount, limit_price, open_shares FROM orders
+             WHERE id = ANY(${pgArray(cancelIds)}::bigint[])`.execute();
+}
+
+/** The executions of the orders that cancels name, oldest first: a cancel's answer lists them. */
+function readCancelExecutions(tx: Sql, cancelIds: readonly string[]): Promise<Row[]> {
+  if (cancelIds.length === 0) {
+    return noRows();
+  }
+  return tx`SELECT buy_order_id, sell_order_id, shares, price, executed_at FROM executions
+             WHERE buy_order_id = ANY(${pgArray(cancelIds)}::bigint[])
+                OR sell_order_id = ANY(${pgArray(cancelIds)}::bigint[])
+             ORDER BY id`.execute();
+}
+
+/** Puts each book's first page of one side, as read, into `books`. */
+function placeFirstPages(
+  books: Map<string, ReadBook>,
+  which: Side,
+  pages: PageSet,
+  rows: readonly Row[],
+): void {
+  pages.syms.forEach((sym, index) => {
+    const book = books.get(sym)!;
+    const side = which === "buy" ? book.buys : book.sells;
+    book.pageSize[which] = pages.sizes[index]!;
+    side.rows = rows.filter((row) => row.sym === sym).map(toRestingOrder);
+    side.complete = side.rows.length < pages.sizes[index]!;
+    book.last[which] = side.rows.at(-1);
+  });
 }
 
 /** Rows for the orders of the batch that meet a side: a base page plus a few per order. */
@@ -244,7 +324,7 @@ export async function readNextPage(
  * dirtied page each (WAL per order 1.9-2.6 kB with them, 1.2 kB without, measured on the
  * one-order path).
  */
-function firstPages(tx: Sql, which: Side, syms: string[], sizes: number[]) {
+function firstPages(tx: Sql, which: Side, syms: readonly string[], sizes: readonly number[]) {
   if (which === "sell") {
     return tx`
       SELECT o.sym, o.id, o.account_id, o.open_shares, o.limit_price

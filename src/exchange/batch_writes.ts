@@ -1,13 +1,18 @@
 /**
  * What one committed batch writes, as one typed settlement: built from the batch's decision by a
  * pure function, turned into the parameters of `exchange_apply_batch` in one place
- * (src/db/book_batch.ts), instead of twenty parallel arrays assembled at the call.
+ * (src/db/book_batch.ts), instead of twenty parallel arrays assembled at the call. Each field is
+ * named after its group of the function's parameters (`changedOrders`: `p_changed_*`), so that
+ * the TypeScript and the SQL call the same data the same way.
  */
 import type { BatchDecision } from "./batch_types.ts";
 import { type Decimal, isPositive, negate } from "./decimal.ts";
 
-/** An account's balance as the decision read it (verified under the account locks). */
-export interface ReliedBalance {
+/**
+ * A balance the decision relied on, as it read it: the apply call checks it under the account
+ * locks, since another book's batch may have changed it since.
+ */
+export interface CheckedBalance {
   readonly accountId: string;
   readonly balance: Decimal;
 }
@@ -23,7 +28,7 @@ export interface NewOrderWrite {
 }
 
 /** A stored order's new open and newly canceled shares. */
-export interface StoredOrderWrite {
+export interface ChangedOrderWrite {
   readonly id: bigint;
   readonly open: Decimal;
   readonly canceled: Decimal;
@@ -52,18 +57,26 @@ export interface PositionWrite {
 
 /** Everything one batch writes, and the locks it takes to write it. */
 export interface BatchWrites {
-  /** The books of the batch (their symbol rows are locked). */
+  /** `p_syms`: the books of the batch (their symbol rows are locked). */
   readonly syms: readonly string[];
-  /** Every account whose balance or position changes, or whose balance was relied on. */
-  readonly accounts: readonly string[];
-  readonly reliedBalances: readonly ReliedBalance[];
+  /**
+   * `p_lock_ids`: the accounts the apply call locks, every one whose balance or position
+   * changes, or whose balance was relied on.
+   */
+  readonly lockIds: readonly string[];
+  /** `p_check_*`: the balances the decision relied on (its `reliedBalances`). */
+  readonly checkedBalances: readonly CheckedBalance[];
+  /** `p_new_*`. */
   readonly newOrders: readonly NewOrderWrite[];
-  readonly storedOrders: readonly StoredOrderWrite[];
+  /** `p_changed_*`: the stored orders that fills or cancels changed. */
+  readonly changedOrders: readonly ChangedOrderWrite[];
+  /** `p_exec_*`. */
   readonly executions: readonly ExecutionWrite[];
+  /** `p_cash_*`. */
   readonly cash: readonly CashWrite[];
   /**
-   * Positions that grow (inserted if missing) apart from those that shrink (which must exist):
-   * the database applies them differently.
+   * `p_credit_*` and `p_debit_*`: positions that grow (inserted if missing) apart from those
+   * that shrink (which must exist): the database applies them differently.
    */
   readonly positionCredits: readonly PositionWrite[];
   readonly positionDebits: readonly PositionWrite[];
@@ -77,14 +90,14 @@ export function batchWrites(syms: readonly string[], decision: BatchDecision): B
       positions.push({ accountId, sym, delta });
     }
   }
-  const accounts = new Set([...decision.cash.keys(), ...decision.reliedBalances.keys()]);
+  const lockIds = new Set([...decision.cash.keys(), ...decision.reliedBalances.keys()]);
   for (const position of positions) {
-    accounts.add(position.accountId);
+    lockIds.add(position.accountId);
   }
   return {
     syms,
-    accounts: [...accounts],
-    reliedBalances: [...decision.reliedBalances].map(([accountId, balance]) => ({
+    lockIds: [...lockIds],
+    checkedBalances: [...decision.reliedBalances].map(([accountId, balance]) => ({
       accountId,
       balance,
     })),
@@ -95,7 +108,7 @@ export function batchWrites(syms: readonly string[], decision: BatchDecision): B
       limit: order.limit,
       open: order.open,
     })),
-    storedOrders: [...decision.storedChanges].map(([id, change]) => ({
+    changedOrders: [...decision.storedChanges].map(([id, change]) => ({
       id,
       open: change.open,
       canceled: change.canceled,

@@ -25,18 +25,9 @@
  * bench run, 4 of the 8 orders of another book waited the whole 2.9 s of a 60,000-row sweep).
  */
 import { assert } from "./assert.ts";
-import {
-  add,
-  compare,
-  type Decimal,
-  isPositive,
-  isZero,
-  multiply,
-  subtract,
-  ZERO,
-} from "./decimal.ts";
-import { type Fill, matchOrder, type RestingOrder, type Side } from "./matching.ts";
-import { reservation, settle } from "./settlement.ts";
+import { add, compare, type Decimal, isPositive, multiply, subtract, ZERO } from "./decimal.ts";
+import { type Fill, matchOrder, otherSide, type RestingOrder, type Side } from "./matching.ts";
+import { credit, reservation, settle } from "./settlement.ts";
 import {
   type BatchCancel,
   type BatchDecision,
@@ -75,15 +66,6 @@ interface Matching {
   readonly undo: Array<{ entry: Entry<NewOrderRecord>; open: Decimal; change: Decimal | null }>;
   /** The account whose balance this order was the first to rely on, if any. */
   readonly relied: string | undefined;
-}
-
-function credit(map: Map<string, Decimal>, accountId: string, amount: Decimal): void {
-  const total = add(map.get(accountId) ?? ZERO, amount);
-  if (isZero(total)) {
-    map.delete(accountId);
-  } else {
-    map.set(accountId, total);
-  }
 }
 
 /** Decides the operations of one batch in arrival order, page by page; see the module comment. */
@@ -203,6 +185,11 @@ export class BatchDecider {
     return this.#decision;
   }
 
+  /** The working side of its book that an order fills against. */
+  #sideMet(op: BatchOrder): WorkingSide<NewOrderRecord> {
+    return this.#books.get(op.sym)![otherSide(op.side)];
+  }
+
   #changeOf(id: bigint, open: Decimal): StoredOrderChange {
     let change = this.#storedChanges.get(id);
     if (change === undefined) {
@@ -288,7 +275,7 @@ export class BatchDecider {
         return;
       }
     }
-    const other = this.#books.get(op.sym)![op.side === "buy" ? "sell" : "buy"];
+    const other = this.#sideMet(op);
     this.#matching = {
       op,
       fills: [],
@@ -305,7 +292,7 @@ export class BatchDecider {
    */
   #match(matching: Matching): NeedPage | "over_bound" | undefined {
     const { op } = matching;
-    const other = this.#books.get(op.sym)![op.side === "buy" ? "sell" : "buy"];
+    const other = this.#sideMet(op);
     const matched = matchOrder(op.side, op.limit, matching.remaining, other.known());
     for (const fill of matched.fills) {
       const entry = fill.resting as Entry<NewOrderRecord>;
@@ -348,7 +335,7 @@ export class BatchDecider {
       }
     }
     const { op } = matching;
-    this.#books.get(op.sym)![op.side === "buy" ? "sell" : "buy"].rewind(matching.mark);
+    this.#sideMet(op).rewind(matching.mark);
     if (matching.relied !== undefined) {
       this.#reliedBalances.delete(matching.relied);
     }

@@ -27,18 +27,25 @@ export interface Fill {
   readonly price: Decimal;
 }
 
+/** The side of the book that an incoming `side` order meets. */
+export function otherSide(side: Side): Side {
+  return side === "buy" ? "sell" : "buy";
+}
+
 /** True if a resting order at `restingLimit` may trade with an incoming `side` order at `limit`. */
 export function crosses(side: Side, limit: Decimal, restingLimit: Decimal): boolean {
   const order = compare(restingLimit, limit);
   return side === "buy" ? order <= 0 : order >= 0;
 }
 
-/** True if `a` comes before `b` in the book of resting orders that an incoming `side` order meets. */
-function precedes(side: Side, a: RestingOrder, b: RestingOrder): boolean {
+/**
+ * True if `a` has priority over `b` among resting orders of `side`: the better limit first
+ * (highest buy, lowest sell), then the older order (lower id).
+ */
+export function precedes(side: Side, a: RestingOrder, b: RestingOrder): boolean {
   const byPrice = compare(a.limit, b.limit);
   if (byPrice !== 0) {
-    // An incoming buy meets sells lowest first; an incoming sell meets buys highest first.
-    return side === "buy" ? byPrice < 0 : byPrice > 0;
+    return side === "buy" ? byPrice > 0 : byPrice < 0;
   }
   return a.id < b.id;
 }
@@ -55,13 +62,14 @@ export function matchOrder(
   book: Iterable<RestingOrder>,
 ): { fills: Fill[]; remaining: Decimal } {
   assert(isPositive(remaining), "an incoming order must have shares left to match");
+  const restingSide = otherSide(side);
   const fills: Fill[] = [];
   let left = remaining;
   let previous: RestingOrder | undefined;
   for (const resting of book) {
     assert(isPositive(resting.open), `resting order ${resting.id} has nothing open`);
     assert(
-      previous === undefined || precedes(side, previous, resting),
+      previous === undefined || precedes(restingSide, previous, resting),
       `book out of priority order at order ${resting.id}`,
     );
     previous = resting;

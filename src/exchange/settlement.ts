@@ -8,7 +8,7 @@
  * - A sell reserves its shares from the seller's position when it opens; each fill credits the
  *   buyer with the shares. A resting buy always trades at its own limit, so it gets no refund.
  */
-import { add, type Decimal, isZero, multiply, negate, subtract } from "./decimal.ts";
+import { add, type Decimal, isZero, multiply, negate, subtract, ZERO } from "./decimal.ts";
 import type { Fill, Side } from "./matching.ts";
 
 /** The incoming order, already validated. */
@@ -34,15 +34,17 @@ export interface Settlement {
   readonly cash: Map<string, Decimal>;
   /** Shares of the order's symbol added to (or taken from) each account's position. */
   readonly shares: Map<string, Decimal>;
-  /** Shares filled per resting order, to subtract from its open amount. */
-  readonly restingFilled: ReadonlyArray<{ id: bigint; shares: Decimal }>;
   /** The incoming order's open amount after matching. */
   readonly incomingOpen: Decimal;
   readonly executions: readonly ExecutionRecord[];
 }
 
-function credit(map: Map<string, Decimal>, accountId: string, amount: Decimal): void {
-  const total = add(map.get(accountId) ?? { units: 0n, scale: 0 }, amount);
+/**
+ * Adds `amount` (negative: takes it) to an account's net change in `map`; a change that nets to
+ * zero is dropped, so that the map holds only what must be written.
+ */
+export function credit(map: Map<string, Decimal>, accountId: string, amount: Decimal): void {
+  const total = add(map.get(accountId) ?? ZERO, amount);
   if (isZero(total)) {
     map.delete(accountId);
   } else {
@@ -59,7 +61,6 @@ export function reservation(order: Pick<NewOrder, "side" | "shares" | "limit">):
 export function settle(order: NewOrder, fills: readonly Fill[]): Settlement {
   const cash = new Map<string, Decimal>();
   const shares = new Map<string, Decimal>();
-  const restingFilled: Array<{ id: bigint; shares: Decimal }> = [];
   const executions: ExecutionRecord[] = [];
   let open = order.shares;
 
@@ -71,7 +72,6 @@ export function settle(order: NewOrder, fills: readonly Fill[]): Settlement {
   for (const fill of fills) {
     const value = multiply(fill.price, fill.shares);
     open = subtract(open, fill.shares);
-    restingFilled.push({ id: fill.resting.id, shares: fill.shares });
     if (order.side === "buy") {
       credit(cash, fill.resting.accountId, value);
       credit(cash, order.accountId, multiply(subtract(order.limit, fill.price), fill.shares));
@@ -93,5 +93,5 @@ export function settle(order: NewOrder, fills: readonly Fill[]): Settlement {
       });
     }
   }
-  return { cash, shares, restingFilled, incomingOpen: open, executions };
+  return { cash, shares, incomingOpen: open, executions };
 }

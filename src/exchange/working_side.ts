@@ -10,8 +10,8 @@
  * spliced the front of an array of all the rows read.
  */
 import { assert } from "./assert.ts";
-import { compare, type Decimal, isPositive } from "./decimal.ts";
-import { crosses, type RestingOrder, type Side } from "./matching.ts";
+import { type Decimal, isPositive } from "./decimal.ts";
+import { crosses, precedes, type RestingOrder, type Side } from "./matching.ts";
 
 /** A resting order in the batch's working copy of the book; `open` zero: filled or canceled. */
 export interface Entry<R> extends RestingOrder {
@@ -44,15 +44,6 @@ export class WorkingSide<R> {
     this.side = side;
   }
 
-  /** True if `a` has priority over `b` on this side (best price, then lowest id). */
-  precedes(a: RestingOrder, b: RestingOrder): boolean {
-    const byPrice = compare(a.limit, b.limit);
-    if (byPrice !== 0) {
-      return this.side === "buy" ? byPrice > 0 : byPrice < 0;
-    }
-    return a.id < b.id;
-  }
-
   /**
    * Appends the next page of stored rows (each behind the last one read, in priority order);
    * `complete` says that no rows follow them.
@@ -62,7 +53,7 @@ export class WorkingSide<R> {
     for (const entry of rows) {
       const last = this.#lastStored;
       assert(
-        last === undefined || this.precedes(last, entry),
+        last === undefined || precedes(this.side, last, entry),
         `a ${this.side} page is out of priority order at order ${entry.id}`,
       );
       this.#stored.push(entry);
@@ -79,7 +70,7 @@ export class WorkingSide<R> {
     let high = this.#fresh.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (this.precedes(entry, this.#fresh[middle]!)) {
+      if (precedes(this.side, entry, this.#fresh[middle]!)) {
         high = middle;
       } else {
         low = middle + 1;
@@ -111,7 +102,7 @@ export class WorkingSide<R> {
       }
       const stored = this.#stored[s];
       const fresh = this.#fresh[f];
-      if (fresh !== undefined && (stored === undefined || this.precedes(fresh, stored))) {
+      if (fresh !== undefined && (stored === undefined || precedes(this.side, fresh, stored))) {
         if (stored === undefined && !this.#knownAhead(fresh)) {
           return;
         }
@@ -131,7 +122,7 @@ export class WorkingSide<R> {
     if (this.#complete) {
       return true;
     }
-    return this.#lastStored !== undefined && this.precedes(entry, this.#lastStored);
+    return this.#lastStored !== undefined && precedes(this.side, entry, this.#lastStored);
   }
 
   /** Where the live part starts now, for {@link rewind}. */

@@ -40,10 +40,10 @@ Deno.test("batchWrites turns a decision into one typed settlement with its lock 
   });
   deepStrictEqual(plain(writes), {
     syms: ["X"],
-    accounts: ["1", "2"],
-    reliedBalances: [{ accountId: "1", balance: "100" }],
+    lockIds: ["1", "2"],
+    checkedBalances: [{ accountId: "1", balance: "100" }],
     newOrders: [{ sym: "X", accountId: "1", amount: "3", limit: "10", open: "0" }],
-    storedOrders: [{ id: "7", open: "2", canceled: "0" }],
+    changedOrders: [{ id: "7", open: "2", canceled: "0" }],
     executions: [{ buyRef: NEW_ORDER_BASE.toString(), sellRef: "7", shares: "3", price: "10" }],
     cash: [{ accountId: "1", delta: "-30" }, { accountId: "2", delta: "30" }],
     positionCredits: [{ accountId: "1", sym: "X", delta: "3" }],
@@ -75,5 +75,5 @@ Deno.test("batchWrites signs a sell's amount and parts growing from shrinking po
   ]);
   deepStrictEqual(plain(writes.positionDebits), [{ accountId: "4", sym: "Y", delta: "-5" }]);
   deepStrictEqual(plain(writes.positionCredits), [{ accountId: "5", sym: "X", delta: "1" }]);
-  deepStrictEqual(writes.accounts, ["4", "5"]);
+  deepStrictEqual(writes.lockIds, ["4", "5"]);
 });
