@@ -11,7 +11,7 @@
 import type { HttpConfig } from "../config.ts";
 import type { Sql } from "../db/database.ts";
 import { type Book, readBook, readTrades, type Trades, writeMarker } from "../db/market_data.ts";
-import type { Logger } from "../server/logger.ts";
+import type { Logger } from "../observability/logger.ts";
 import { describe } from "./readiness.ts";
 
 /** Price levels per side the page shows. */
