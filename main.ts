@@ -8,7 +8,7 @@
 import { buildConfig, ConfigError, readOptions, type ServerConfig } from "./src/config.ts";
 import { ClusterSetupError } from "./src/db/cluster_setup_error.ts";
 import { optionsHelp } from "./src/options_text.ts";
-import { Logger } from "./src/server/logger.ts";
+import { Logger } from "./src/observability/logger.ts";
 import { serve } from "./src/server/serve.ts";
 import { StartError } from "./src/server/start_error.ts";
 import { supervise } from "./src/server/supervisor.ts";

@@ -85,6 +85,8 @@ export interface HttpConfig {
   bookDepthMax: number;
   /** Most trades `/api/trades/{sym}?limit=N` answers. */
   tradesLimitMax: number;
+  /** Most trades `/api/candles/{sym}?limit=N` sums into per-second candles. */
+  candleTradesMax: number;
   /**
    * Trades of a symbol are looked for among the exchange's newest this-many executions: the
    * schema has no per-symbol index on executions, so this bounds the cost of the read.
@@ -143,6 +145,11 @@ const LENGTH_LINE_DIGITS_MAX = 10;
 const BOOK_DEPTH_MAX = 100;
 /** Most trades the HTTP side answers at once; not an option. */
 const TRADES_LIMIT_MAX = 200;
+/**
+ * Most trades the HTTP side sums into candles at once; not an option. A candle is about 100
+ * bytes of JSON, so the largest answer stays near 100 kB.
+ */
+const CANDLE_TRADES_MAX = 1_000;
 
 type RawOptions = Map<string, string | boolean>;
 
@@ -314,6 +321,7 @@ export function buildConfig(values: RawOptions, cpuCount: number): ServerConfig 
       feedIntervalMs: int(o.feedIntervalMs),
       bookDepthMax: BOOK_DEPTH_MAX,
       tradesLimitMax: TRADES_LIMIT_MAX,
+      candleTradesMax: CANDLE_TRADES_MAX,
       tradesScanRowsMax: int(o.tradesScanRowsMax),
       feedSubscribersMax: int(o.feedSubscribersMax),
     },

@@ -1,5 +1,6 @@
 /**
- * Read-only SQL for market data: the symbols, a book aggregated by price level, recent trades.
+ * Read-only SQL for market data: the symbols, a book aggregated by price level, recent trades,
+ * and recent trades summed into per-second candles for the page's price chart.
  *
  * Anonymous by construction: no account id, order id or balance leaves these statements.
  * Each read is one statement, so it sees one snapshot and takes no lock (plain MVCC reads, no
@@ -43,6 +44,26 @@ export interface Trades {
   tradesLastMinute: number;
   /** Shares executed in the last 60 seconds (within the scanned window). */
   sharesLastMinute: string;
+}
+
+/**
+ * The trades of one second of one symbol, summed: prices and shares are exact decimal strings.
+ * One second is the finest step the schema records (`executed_at` is whole seconds), and a
+ * chart's time axis needs one point per time.
+ */
+export interface Candle {
+  /** Whole seconds since the Unix epoch. */
+  time: number;
+  /** Price of the second's first trade. */
+  open: string;
+  high: string;
+  low: string;
+  /** Price of the second's last trade. */
+  close: string;
+  /** Shares traded in that second. */
+  shares: string;
+  /** Trades in that second. */
+  trades: number;
 }
 
 /** The symbols, in byte order, at most `max`. */
@@ -152,6 +173,60 @@ export async function readTrades(
     tradesLastMinute: Number(row.minute_trades),
     sharesLastMinute: formatDatabaseDecimal(row.minute_shares as string),
   };
+}
+
+// Executions of one symbol are written under its book lock, so within a symbol a newer id never
+// has an older `executed_at`: id order is time order, and the first/last by id are open/close.
+// Prices are compared and shares summed as NUMERIC in PostgreSQL, never as floats.
+const CANDLES_SQL = `
+  WITH recent AS (
+    SELECT e.id, e.price, e.shares, e.executed_at
+    FROM (SELECT id, buy_order_id, price, shares, executed_at FROM executions
+          ORDER BY id DESC LIMIT $3) AS e
+    JOIN orders AS o ON o.id = e.buy_order_id
+    WHERE o.sym = $1
+    ORDER BY e.id DESC LIMIT $2
+  )
+  SELECT EXISTS (SELECT 1 FROM symbols WHERE sym = $1) AS known,
+         (SELECT coalesce(json_agg(json_build_object(
+                    'time', c.executed_at, 'open', c.open::text, 'high', c.high::text,
+                    'low', c.low::text, 'close', c.close::text, 'shares', c.shares::text,
+                    'trades', c.trades)
+                  ORDER BY c.executed_at), '[]'::json)
+          FROM (SELECT executed_at,
+                       (array_agg(price ORDER BY id))[1] AS open,
+                       max(price) AS high,
+                       min(price) AS low,
+                       (array_agg(price ORDER BY id DESC))[1] AS close,
+                       sum(shares) AS shares,
+                       count(*) AS trades
+                FROM recent GROUP BY executed_at) AS c) AS candles`;
+
+/**
+ * The newest `trades` trades of `sym` among the exchange's newest `scanRows` executions, summed
+ * per second, oldest second first; undefined if the symbol does not exist. The oldest second may
+ * hold only part of its trades when the limit cuts through it.
+ */
+export async function readCandles(
+  sql: Sql,
+  sym: string,
+  trades: number,
+  scanRows: number,
+): Promise<Candle[] | undefined> {
+  const [row] = await sql.unsafe(CANDLES_SQL, [sym, trades, scanRows], { prepare: true });
+  if (row === undefined || row.known !== true) {
+    return undefined;
+  }
+  const raw = (row.candles ?? []) as Array<Record<string, string | number>>;
+  return raw.map((candle) => ({
+    time: Number(candle.time),
+    open: formatDatabaseDecimal(String(candle.open)),
+    high: formatDatabaseDecimal(String(candle.high)),
+    low: formatDatabaseDecimal(String(candle.low)),
+    close: formatDatabaseDecimal(String(candle.close)),
+    shares: formatDatabaseDecimal(String(candle.shares)),
+    trades: Number(candle.trades),
+  }));
 }
 
 /** A cheap marker that moves whenever anything is written: the feed re-reads books only then. */

@@ -10,23 +10,40 @@
  */
 import type { HttpConfig } from "../config.ts";
 import type { Sql } from "../db/database.ts";
-import { type Book, readBook, readTrades, type Trades, writeMarker } from "../db/market_data.ts";
-import type { Logger } from "../server/logger.ts";
+import {
+  type Book,
+  type Candle,
+  readBook,
+  readCandles,
+  readTrades,
+  type Trades,
+  writeMarker,
+} from "../db/market_data.ts";
+import type { Logger } from "../observability/logger.ts";
 import { describe } from "./readiness.ts";
 
 /** Price levels per side the page shows. */
 export const FEED_BOOK_DEPTH = 15;
 /** Trades the page shows. */
 export const FEED_TRADES = 25;
+/**
+ * Trades the page's price chart draws, summed per second: enough to see how the price moved,
+ * and at most about 50 kB of candles per event.
+ */
+export const FEED_CHART_TRADES = 500;
 /** A comment line this often keeps proxies from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000;
 /** How long a browser waits before reconnecting after the stream broke. */
 const RECONNECT_MS = 2_000;
 
-/** What one event carries: the book and the trades of one symbol. */
+/**
+ * What one event carries: the book, the last trades and the price chart's candles of one
+ * symbol. Each event is whole (no deltas), so a page that reconnects needs nothing else.
+ */
 export interface MarketSnapshot {
   book: Book;
   trades: Trades;
+  candles: Candle[];
 }
 
 interface Watched {
@@ -43,11 +60,15 @@ export async function readSnapshot(
   sym: string,
   config: HttpConfig,
 ): Promise<MarketSnapshot | undefined> {
-  const [book, trades] = await Promise.all([
+  const [book, trades, candles] = await Promise.all([
     readBook(sql, sym, FEED_BOOK_DEPTH),
     readTrades(sql, sym, FEED_TRADES, config.tradesScanRowsMax),
+    readCandles(sql, sym, FEED_CHART_TRADES, config.tradesScanRowsMax),
   ]);
-  return book === undefined || trades === undefined ? undefined : { book, trades };
+  if (book === undefined || trades === undefined || candles === undefined) {
+    return undefined;
+  }
+  return { book, trades, candles };
 }
 
 /** Every subscriber of this process, by symbol, and the loop that keeps them current. */

@@ -8,11 +8,11 @@
  */
 import type { HttpConfig } from "../config.ts";
 import type { Sql } from "../db/database.ts";
-import { listSymbols, readBook, readTrades } from "../db/market_data.ts";
+import { listSymbols, readBook, readCandles, readTrades } from "../db/market_data.ts";
 import { checkSymbol } from "../exchange/validation.ts";
-import type { Logger } from "../server/logger.ts";
-import { metrics, METRICS_CONTENT_TYPE } from "../server/metrics.ts";
-import { BookFeed, readSnapshot } from "./book_feed.ts";
+import type { Logger } from "../observability/logger.ts";
+import { metrics, METRICS_CONTENT_TYPE } from "../observability/metrics.ts";
+import { BookFeed, FEED_CHART_TRADES, readSnapshot } from "./book_feed.ts";
 import { STATIC_FILES } from "./page/static_files.ts";
 import { describe, ReadinessProbe } from "./readiness.ts";
 
@@ -174,7 +174,7 @@ class Router {
         route: "metrics",
       };
     }
-    const match = /^\/api\/(symbols|books|trades|feed)(?:\/([^/]*))?$/.exec(path);
+    const match = /^\/api\/(symbols|books|trades|candles|feed)(?:\/([^/]*))?$/.exec(path);
     if (match === null) {
       return { response: json(404, { error: `Nothing at ${path}` }), route: "other" };
     }
@@ -223,6 +223,15 @@ class Router {
         trades_last_minute: trades.tradesLastMinute,
         shares_last_minute: trades.sharesLastMinute,
       });
+    }
+    if (route === "candles") {
+      // Defaults to what the page's chart draws, so that the API shows what the page shows.
+      const limit = boundedParam(url, "limit", FEED_CHART_TRADES, config.candleTradesMax);
+      if (limit instanceof Response) {
+        return limit;
+      }
+      const candles = await readCandles(sql, sym.value, limit, config.tradesScanRowsMax);
+      return candles === undefined ? unknown() : json(200, { sym: sym.value, candles });
     }
     const first = await readSnapshot(sql, sym.value, config);
     if (first === undefined) {

@@ -17,7 +17,7 @@ import { LengthPrefixDecoderStream } from "../framing/length_prefix_decoder_stre
 import { ResponseEncoderStream } from "../framing/response_encoder_stream.ts";
 import { XmlRequestStream } from "../xml/xml_request_stream.ts";
 import type { ExchangeService } from "./exchange_service.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../observability/logger.ts";
 import { ConnectionState } from "./connection_state.ts";
 import { RequestHandlerStream } from "./request_handler_stream.ts";
 

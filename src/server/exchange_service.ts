@@ -10,7 +10,7 @@ import { SERVICE_UNAVAILABLE } from "../xml/answers.ts";
 import type { XmlElement } from "../xml/element.ts";
 import type { Request } from "../xml/request.ts";
 import { runCreate } from "./creations.ts";
-import { metrics } from "./metrics.ts";
+import { metrics } from "../observability/metrics.ts";
 import type { RequestState } from "./operation_guard.ts";
 import { type EngineObserver, OrderEngine } from "./order_engine.ts";
 import { StatusReader } from "./status_reader.ts";

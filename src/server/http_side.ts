@@ -6,7 +6,7 @@ import type { ServerConfig } from "../config.ts";
 import type { Database } from "../db/database.ts";
 import { openMarketDataPool } from "../db/market_data.ts";
 import { type HttpServer, PortInUseError, startHttpServer } from "../http/http_server.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../observability/logger.ts";
 import { StartError } from "./start_error.ts";
 
 /** A running HTTP side port and how to close it with its pool. */

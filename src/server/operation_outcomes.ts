@@ -5,7 +5,7 @@
  */
 import type { XmlElement } from "../xml/element.ts";
 import type { Request } from "../xml/request.ts";
-import type { OperationKind, OperationOutcome } from "./metrics.ts";
+import type { OperationKind, OperationOutcome } from "../observability/metrics.ts";
 
 /**
  * The kind of operation behind each answer element, in answer order; `undefined` where the

@@ -3,8 +3,8 @@ import { renderRequestError, renderResults } from "../xml/element.ts";
 import { REQUEST_FAILED } from "../xml/answers.ts";
 import type { ParsedFrame } from "../xml/xml_request_stream.ts";
 import type { ExchangeService } from "./exchange_service.ts";
-import { Logger, withConnection } from "./logger.ts";
-import { type ExchangeMetrics, metrics as processMetrics } from "./metrics.ts";
+import { Logger, withConnection } from "../observability/logger.ts";
+import { type ExchangeMetrics, metrics as processMetrics } from "../observability/metrics.ts";
 import { type OutcomeCounts, recordOutcomes } from "./operation_outcomes.ts";
 
 /** Who the handler reports to: the log, the metrics, and the connection it serves. */

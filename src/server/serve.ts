@@ -11,12 +11,12 @@ import {
   processMetricsText,
   serveWorkerMetrics,
   type WorkerMetricsServer,
-} from "../http/worker_metrics.ts";
+} from "../observability/worker_metrics.ts";
 import { installLastResort } from "./last_resort.ts";
-import { metrics } from "./metrics.ts";
+import { metrics } from "../observability/metrics.ts";
 import { ExchangeService } from "./exchange_service.ts";
 import { httpDetail, type HttpSide, signalled, startHttpSide } from "./http_side.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../observability/logger.ts";
 import { formatReadyLine } from "./ready_line.ts";
 import { ExchangeServer } from "./server.ts";
 import { StartError } from "./start_error.ts";

@@ -5,8 +5,8 @@
 import type { Limits } from "../config.ts";
 import { Connection } from "./connection.ts";
 import type { ExchangeService } from "./exchange_service.ts";
-import { Logger } from "./logger.ts";
-import { metrics } from "./metrics.ts";
+import { Logger } from "../observability/logger.ts";
+import { metrics } from "../observability/metrics.ts";
 
 /** Shortest interval between timeout sweeps. */
 const SWEEP_INTERVAL_MS_MIN = 10;

@@ -6,9 +6,9 @@
 import type { ServerConfig } from "../config.ts";
 import { openDatabase } from "../db/database.ts";
 import { migrate } from "../db/migrate.ts";
-import { supervisorMetricsText } from "../http/worker_metrics.ts";
+import { supervisorMetricsText } from "../observability/worker_metrics.ts";
 import { httpDetail, type HttpSide, signalled, startHttpSide } from "./http_side.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../observability/logger.ts";
 import { formatReadyLine } from "./ready_line.ts";
 import { freePort, poolShare, workerArgs, WorkerSupervisor } from "./workers.ts";
 

@@ -4,7 +4,7 @@ import {
   parseBatchCounters,
   scrapeBatchCounters,
 } from "../../scripts/bench/batch_metrics.ts";
-import { ExchangeMetrics } from "../../src/server/metrics.ts";
+import { ExchangeMetrics } from "../../src/observability/metrics.ts";
 
 Deno.test("parseBatchCounters reads the server's own batch-size histogram", async () => {
   const metrics = new ExchangeMetrics();

@@ -10,6 +10,7 @@ import { migrate } from "../../src/db/migrate.ts";
 import { TEST_CLUSTER_SETTINGS, testDatabaseConfig } from "../support/harness.ts";
 import { getJson, startHttpTestServer } from "../support/http.ts";
 import { sample, sampleText } from "../support/metrics_text.ts";
+import { candlesOf, type Fill, trade } from "../support/trade_tape.ts";
 
 const SETUP = `<create>
   <account id="1" balance="100000"/><account id="2" balance="100000"/>
@@ -98,9 +99,74 @@ Deno.test("HTTP side port serves probes, the page and market data aggregated by 
 
     const page = await fetch(base + "/?sym=SPY");
     strictEqual(page.headers.get("content-type"), "text/html; charset=utf-8");
-    ok((await page.text()).includes(`<script src="/page.js"`));
+    const html = await page.text();
+    ok(html.includes(`<script src="/page.js"`));
+    ok(html.includes(`<script src="/lightweight-charts.js"`));
     const script = await fetch(base + "/page.js");
     ok((await script.text()).includes("EventSource"));
+    // The chart library, served from the installed npm package (no CDN).
+    const library = await fetch(base + "/lightweight-charts.js");
+    strictEqual(library.headers.get("content-type"), "text/javascript; charset=utf-8");
+    ok((await library.text()).includes("window.LightweightCharts="));
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("/api/candles sums each second's trades exactly, as the protocol reports them", async () => {
+  const server = await startHttpTestServer();
+  try {
+    const { base } = server;
+    const tcp = server.exchange.port;
+    await sendText(tcp, SETUP);
+    deepStrictEqual((await getJson(base, "/api/candles/SPY")).body.candles, []);
+    const fills: Fill[] = [];
+    // Resting bids of 0.1 at 10.1 and 0.2 at 10.2, then one sell taking both: its two fills
+    // are one transaction, so they share a second and make one candle (10.2 then 10.1).
+    fills.push(...await trade(tcp, "1", "SPY", "0.1", "10.1"));
+    fills.push(...await trade(tcp, "1", "SPY", "0.2", "10.2"));
+    fills.push(...await trade(tcp, "2", "SPY", "-0.3", "10"));
+    deepStrictEqual(fills.map((f) => [f.price, f.shares]), [["10.2", "0.2"], ["10.1", "0.1"]]);
+    strictEqual(fills[0]!.time, fills[1]!.time);
+    // A later trade at a higher price: the same second's candle, or the next one.
+    fills.push(...await trade(tcp, "1", "SPY", "-1.25", "10.35"));
+    fills.push(...await trade(tcp, "2", "SPY", "1.25", "10.35"));
+    strictEqual(fills.length, 3);
+
+    const answer = await getJson(base, "/api/candles/SPY");
+    strictEqual(answer.status, 200);
+    strictEqual(answer.body.sym, "SPY");
+    deepStrictEqual(answer.body.candles, candlesOf(fills));
+    // The first candle holds the sell's two fills: 0.2 + 0.1 summed exactly (a float sum would
+    // be 0.30000000000000004), opened at the first fill's price and closed at the second's.
+    const first = answer.body.candles[0]!;
+    deepStrictEqual(
+      { open: first.open, high: first.high, low: first.low, close: first.close },
+      fills[0]!.time === fills[2]!.time
+        ? { open: "10.2", high: "10.35", low: "10.1", close: "10.35" }
+        : { open: "10.2", high: "10.2", low: "10.1", close: "10.1" },
+    );
+    strictEqual(first.shares, fills[0]!.time === fills[2]!.time ? "1.55" : "0.3");
+
+    // `limit` counts trades, newest first: one trade is the newest fill alone.
+    deepStrictEqual((await getJson(base, "/api/candles/SPY?limit=1")).body.candles, [
+      {
+        time: fills[2]!.time,
+        open: "10.35",
+        high: "10.35",
+        low: "10.35",
+        close: "10.35",
+        shares: "1.25",
+        trades: 1,
+      },
+    ]);
+    deepStrictEqual(await getJson(base, "/api/candles/QQQ"), {
+      status: 200,
+      body: { sym: "QQQ", candles: [] },
+    });
+    strictEqual((await getJson(base, "/api/candles/NOPE")).status, 404);
+    strictEqual((await getJson(base, "/api/candles/SPY?limit=0")).status, 400);
+    strictEqual((await getJson(base, "/api/candles/SPY?limit=1001")).status, 400);
   } finally {
     await server.close();
   }

@@ -5,8 +5,8 @@
 import { buildConfig, type DatabaseConfig, type HttpConfig } from "../../src/config.ts";
 import type { Database } from "../../src/db/database.ts";
 import { type HttpServer, startHttpServer } from "../../src/http/http_server.ts";
-import { processMetricsText } from "../../src/http/worker_metrics.ts";
-import { Logger } from "../../src/server/logger.ts";
+import { processMetricsText } from "../../src/observability/worker_metrics.ts";
+import { Logger } from "../../src/observability/logger.ts";
 import { startTestServer, type TestServer } from "./harness.ts";
 
 /** An exchange with its HTTP side. */

@@ -111,11 +111,14 @@ function render(snapshot) {
   $("last").textContent = list[0] ? list[0].price : "—";
   $("rate").textContent = String(trades.tradesLastMinute);
   $("volume").textContent = trades.sharesLastMinute;
+  // charts.js defines this unless the chart library failed to load.
+  globalThis.exchangeCharts?.draw(snapshot);
 }
 
 function open(sym) {
   if (source) source.close();
   previous = { levels: new Set(), trades: 0 };
+  globalThis.exchangeCharts?.reset();
   document.title = `${sym} · Order book`;
   $("book-title").textContent = `Depth · ${sym}`;
   setStatus("connecting…", "");

@@ -3,12 +3,7 @@
  * JSON on a loopback port of its own (announced in its ready line), and the supervisor, on each
  * scrape of `/metrics`, fetches them all and sums them with its own (prom-client's aggregator).
  */
-import {
-  aggregateMetrics,
-  metrics,
-  type MetricsSnapshot,
-  metricsSnapshot,
-} from "../server/metrics.ts";
+import { aggregateMetrics, metrics, type MetricsSnapshot, metricsSnapshot } from "./metrics.ts";
 
 /** The path a worker serves its snapshot on. */
 const SNAPSHOT_PATH = "/internal/metrics.json";
