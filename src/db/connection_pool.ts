@@ -105,6 +105,8 @@ interface Slot {
   /** The session name of `instance`. */
   name: string;
   lease: Lease | undefined;
+  /** When `instance` last answered a statement (0: never); reset with the instance. */
+  heardAt: number;
 }
 
 interface Waiter {
@@ -135,6 +137,7 @@ export class ConnectionPool {
         instance: undefined,
         name: "",
         lease: undefined,
+        heardAt: 0,
       };
       this.#slots.push(slot);
       this.#idle.push(slot);
@@ -254,6 +257,9 @@ export class ConnectionPool {
     const lease = new Lease(slot.instance, deadline, {
       release: () => this.#release(slot, lease),
       destroy: (error) => this.#destroy(slot, lease, error),
+      heard: () => {
+        slot.heardAt = performance.now();
+      },
     }, { name: slot.name, probe: this.#options.probe, fresh });
     slot.lease = lease;
     return lease;
@@ -305,19 +311,34 @@ export class ConnectionPool {
       poolStats.closedUnderLease++;
     }
     this.#drop(slot, !(error instanceof ConnectionLostError));
-    if (error instanceof DeadlineError) {
-      // A connection that went silent says the network did: the idle ones were last heard
-      // before it and share its path. A black-holed idle connection would otherwise be lent
-      // to the next batch and cost it a stall check (measured in the fault suite: first order
-      // served 2 to 5 s after a black hole healed, as batch after batch drew one).
-      for (const idle of this.#idle) {
-        if (idle.instance !== undefined) {
-          poolStats.droppedIdle++;
-          this.#drop(idle, true);
-        }
-      }
+    const waitingSince = lease.waitingSince();
+    if (error instanceof DeadlineError && waitingSince !== undefined) {
+      this.#distrustSilentPeers(slot, waitingSince);
     }
     this.#release(slot, lease);
+  }
+
+  /**
+   * A connection that went silent says the network did: the other connections not heard from
+   * since `since` (when the silent one's unanswered statement was sent) share its path. Idle
+   * ones are dropped: a black-holed idle connection would otherwise be lent to the next batch
+   * and cost it a stall check (measured in the fault suite: first order served 2 to 5 s after a
+   * black hole healed, as batch after batch drew one). Lent ones are looked at sooner
+   * ({@link Lease.suspect}): they may have been drawn from the idle ones just before this was
+   * seen. Connections that answered since are kept: they were opened, or used, after the silence.
+   */
+  #distrustSilentPeers(silent: Slot, since: number): void {
+    for (const other of this.#slots) {
+      if (other === silent || other.instance === undefined || other.heardAt >= since) {
+        continue;
+      }
+      if (other.lease === undefined) {
+        poolStats.droppedIdle++;
+        this.#drop(other, true);
+      } else {
+        other.lease.suspect();
+      }
+    }
   }
 
   /**
@@ -329,11 +350,20 @@ export class ConnectionPool {
   #drop(slot: Slot, endSessionToo: boolean): void {
     const instance = slot.instance;
     slot.instance = undefined;
+    slot.heardAt = 0;
     instance?.end({ timeout: 0 }).catch(() => {});
     if (instance !== undefined && endSessionToo && this.#options.probe !== undefined) {
       endSession(this.#options.probe, slot.name).catch(() => {});
     }
   }
+}
+
+/** What a lease tells its pool. */
+interface PoolHooks {
+  release(): void;
+  destroy(error: Error): void;
+  /** A statement on the connection was answered (see `Slot.heardAt`). */
+  heard?(): void;
 }
 
 /**
@@ -342,7 +372,7 @@ export class ConnectionPool {
  */
 export class Lease {
   readonly #instance: Sql;
-  readonly #pool: { release(): void; destroy(error: Error): void };
+  readonly #pool: PoolHooks;
   #lostError: Error | undefined;
   #rejectLost!: (error: Error) => void;
   #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
@@ -352,6 +382,8 @@ export class Lease {
   /** Start times of the statements being waited for. */
   readonly #pending = new Set<number>();
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  /** See {@link Lease.suspect}. */
+  #suspect = false;
   /** Rejects with the reason once the connection is lost; never resolves. */
   readonly lost: Promise<never>;
   /** When the lease expires (a `performance.now()` time). */
@@ -364,7 +396,7 @@ export class Lease {
   constructor(
     instance: Sql,
     deadline: number,
-    pool: { release(): void; destroy(error: Error): void },
+    pool: PoolHooks,
     session: { name: string; probe: SessionProbe | undefined; fresh: boolean } = {
       name: "",
       probe: undefined,
@@ -382,7 +414,7 @@ export class Lease {
     });
     // Observed here so that a lease lost while nobody races it never counts as unhandled.
     this.lost.catch(() => {});
-    this.sql = guarded(instance, () => this.#usable());
+    this.sql = guarded(instance, () => this.#usable(), () => pool.heard?.());
     const remaining = deadline - performance.now();
     if (Number.isFinite(remaining)) {
       this.#deadlineTimer = setTimeout(
@@ -419,7 +451,37 @@ export class Lease {
   }
 
   /** Looks at the session once a statement has waited {@link STALL_CHECK_MS}. */
-  #armStallCheck(delayMs = STALL_CHECK_MS): void {
+  /**
+   * Another connection of the pool went silent, and this one was lent before that was seen: it
+   * may share that network. From now on its waiting statements are looked at once they have
+   * waited {@link ANSWER_LOST_MS}, not a whole {@link STALL_CHECK_MS} (after a black hole healed,
+   * a batch that drew a black-holed idle connection just before the first one was found silent
+   * held the first served order back by a second, against issue 18's one-second goal).
+   */
+  suspect(): void {
+    if (this.#suspect || this.#done || this.isLost()) {
+      return;
+    }
+    this.#suspect = true;
+    if (this.#pending.size > 0) {
+      clearTimeout(this.#stallTimer);
+      this.#stallTimer = undefined;
+      const oldest = Math.min(...this.#pending);
+      this.#armStallCheck(Math.max(0, oldest + ANSWER_LOST_MS - performance.now()));
+    }
+  }
+
+  /** When the oldest statement still waiting for its answer was sent, if any is. */
+  waitingSince(): number | undefined {
+    return this.#pending.size === 0 ? undefined : Math.min(...this.#pending);
+  }
+
+  /** How long a statement waits before its session is looked at. */
+  #lookAfterMs(): number {
+    return this.#suspect ? ANSWER_LOST_MS : STALL_CHECK_MS;
+  }
+
+  #armStallCheck(delayMs = this.#lookAfterMs()): void {
     if (this.#probe === undefined || this.#stallTimer !== undefined || this.#done) {
       return;
     }
@@ -434,8 +496,9 @@ export class Lease {
     if (this.#done || this.isLost() || this.#pending.size === 0) {
       return;
     }
-    if (performance.now() - oldest < STALL_CHECK_MS) {
-      this.#armStallCheck();
+    const waitedMs = performance.now() - oldest;
+    if (waitedMs < this.#lookAfterMs()) {
+      this.#armStallCheck(this.#lookAfterMs() - waitedMs);
       return;
     }
     const asked = performance.now();
@@ -533,9 +596,9 @@ async function endSession(probe: SessionProbe, name: string): Promise<void> {
  * dozens a run under PostgreSQL restarts, each one an unhandled rejection); the callers that
  * wait for a statement still get its failure, through their own handlers.
  */
-function guarded(instance: Sql, usable: () => void): Sql {
+function guarded(instance: Sql, usable: () => void, heard: () => void): Sql {
   const observed = <T>(query: T): T => {
-    (query as unknown as Promise<unknown>).catch(() => {});
+    (query as unknown as Promise<unknown>).then(heard, () => {});
     return query;
   };
   const template = (strings: TemplateStringsArray, ...args: unknown[]) => {

@@ -11,8 +11,9 @@
  * (`active`: running, or waiting for a lock), or is it waiting for us (`idle`/`idle in
  * transaction`), or gone? Waiting for us while we wait for it means the answer was lost.
  *
- * The probe's own connection may be silent too; each question is bounded, and a connection that
- * failed to answer is replaced at once (the question is asked again on a new one).
+ * The probe's own connection may be silent too; each question is bounded, a question slow to be
+ * answered is asked again beside it on another connection, and a connection that failed to
+ * answer is closed.
  */
 import type { Sql } from "./connection_pool.ts";
 
@@ -26,10 +27,28 @@ export type SessionState =
   | { kind: "gone" }
   | { kind: "unknown" };
 
+/**
+ * Whether a session waits for its client: idle (in its transaction or not) after answering, or
+ * `active` but reading from the client (`ClientRead`): a pipeline of extended-protocol messages
+ * cut off on the way leaves the backend mid-sequence, `active` since the sequence began, waiting
+ * for the rest (seen in the fault suite: a batch "active" with no lock to wait for, held until its
+ * 8 s deadline with its book, after a black hole swallowed the tail of its statements).
+ */
+export function waitsForClient(state: string | null, waitEvent: string | null): boolean {
+  return state === "idle" || state === "idle in transaction" ||
+    (state === "active" && waitEvent === "ClientRead");
+}
+
+/** A question unanswered this long is asked again beside it, on another connection. */
+export const HEDGE_MS = 200;
+
 export class SessionProbe {
   readonly #open: () => Sql;
   readonly #timeoutMs: number;
-  #sql: Sql | undefined;
+  /** The connection questions go to. */
+  #current: Sql | undefined;
+  /** A second connection, opened when the current one was slow to answer. */
+  #spare: Sql | undefined;
 
   constructor(open: () => Sql, timeoutMs: number) {
     this.#open = open;
@@ -40,16 +59,16 @@ export class SessionProbe {
   async state(applicationName: string): Promise<SessionState> {
     try {
       const rows = await this.#ask((sql) =>
-        sql`SELECT state,
+        sql`SELECT state, wait_event,
                    (extract(epoch FROM clock_timestamp() - state_change) * 1000)::float8 AS idle_ms
             FROM pg_stat_activity WHERE application_name = ${applicationName}`.execute()
       );
       if (rows.length === 0) {
         return { kind: "gone" };
       }
-      const state = rows[0]!.state as string | null;
-      if (state === "idle" || state === "idle in transaction") {
-        return { kind: "waiting_for_client", idleMs: Number(rows[0]!.idle_ms) };
+      const row = rows[0]!;
+      if (waitsForClient(row.state as string | null, row.wait_event as string | null)) {
+        return { kind: "waiting_for_client", idleMs: Number(row.idle_ms) };
       }
       return { kind: "active" };
     } catch {
@@ -73,56 +92,83 @@ export class SessionProbe {
     }
   }
 
-  /** Closes the probe's connection. */
+  /** Closes the probe's connections. */
   async end(): Promise<void> {
-    const sql = this.#sql;
-    this.#sql = undefined;
-    await sql?.end({ timeout: 0 }).catch(() => {});
+    const connections = [this.#current, this.#spare];
+    this.#current = undefined;
+    this.#spare = undefined;
+    await Promise.all(connections.map((sql) => sql?.end({ timeout: 0 }).catch(() => {})));
   }
 
   /**
-   * Asks on the probe's connection. If a connection opened earlier fails to answer (it may have
-   * gone silent with the network, like the sessions it looks at), the question is asked once
-   * more on a new one at once: after a network heals, the old connection stays silent, and
-   * waiting for the next look would add a whole check interval to every recovery.
+   * Asks on the probe's connection; if no answer has come within {@link HEDGE_MS} (or it
+   * failed), asks again beside it on another connection, and takes the first answer, all within
+   * the probe's timeout. Why: the probe's own connection may have gone silent with the network,
+   * like the sessions it looks at, and stays silent after the network heals; a connection opened
+   * while the network was still silent hangs too. Waiting out the timeout on it put a second
+   * under the recovery from a black hole in the fault suite.
    */
   async #ask<T>(question: (sql: Sql) => Promise<T>): Promise<T> {
-    const reused = this.#sql !== undefined;
-    try {
-      return await this.#askOnce(question);
-    } catch (error) {
-      if (!reused) {
-        throw error;
-      }
-      return await this.#askOnce(question);
+    const deadline = performance.now() + this.#timeoutMs;
+    this.#current ??= this.#open();
+    const first = this.#attempt(this.#current, question, deadline);
+    const early = await Promise.race([
+      first.then(() => "answered" as const, () => "failed" as const),
+      new Promise<"slow">((resolve) => setTimeout(() => resolve("slow"), HEDGE_MS)),
+    ]);
+    if (early === "answered") {
+      return await first;
     }
+    this.#spare ??= this.#open();
+    const second = this.#attempt(this.#spare, question, deadline);
+    return await Promise.any([first, second]).catch((error: AggregateError) => {
+      throw error.errors.at(-1);
+    });
   }
 
-  async #askOnce<T>(question: (sql: Sql) => Promise<T>): Promise<T> {
-    this.#sql ??= this.#open();
-    const sql = this.#sql;
+  /**
+   * `question` on `sql`, bounded by `deadline`. A connection that answers becomes the probe's
+   * current one; a connection that fails or does not answer in time is closed and forgotten.
+   */
+  async #attempt<T>(sql: Sql, question: (sql: Sql) => Promise<T>, deadline: number): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const asked = question(sql);
     asked.catch(() => {});
     try {
-      return await Promise.race([
+      const answer = await Promise.race([
         asked,
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () => reject(new Error(`no answer within ${this.#timeoutMs} ms`)),
-            this.#timeoutMs,
+            Math.max(0, deadline - performance.now()),
           );
         }),
       ]);
-    } catch (error) {
-      // A connection that did not answer is not asked again: the next question opens another.
-      if (this.#sql === sql) {
-        this.#sql = undefined;
-        sql.end({ timeout: 0 }).catch(() => {});
+      if (this.#spare === sql) {
+        // The spare answered where the current one did not: it takes over.
+        this.#spare = undefined;
+        this.#forget(this.#current);
+        this.#current = sql;
       }
+      return answer;
+    } catch (error) {
+      this.#forget(sql);
       throw error;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  #forget(sql: Sql | undefined): void {
+    if (sql === undefined) {
+      return;
+    }
+    if (this.#current === sql) {
+      this.#current = undefined;
+    }
+    if (this.#spare === sql) {
+      this.#spare = undefined;
+    }
+    sql.end({ timeout: 0 }).catch(() => {});
   }
 }

@@ -95,6 +95,151 @@ Deno.test("a lease whose answer a silent network lost is destroyed as silent, an
   });
 });
 
+Deno.test("after a silence only the connections not heard from since are distrusted", async () => {
+  await withProxiedCluster(async (cluster, proxy) => {
+    const db = makeDatabase(
+      { kind: "url", url: cluster.url("postgres", proxy.port) },
+      testDatabaseConfig({ poolSize: 3, operationTimeoutMs: LEASE_MS }),
+      "exchange-silence",
+      "proxied test cluster",
+      undefined,
+    );
+    const acquire = () => db.pool.acquire(performance.now() + 10_000, performance.now() + LEASE_MS);
+    try {
+      // Two connections opened before the network goes silent, idle in the pool.
+      const early = [await acquire(), await acquire()];
+      for (const lease of early) {
+        await backendPid(lease);
+        lease.release();
+      }
+      proxy.blackhole();
+      proxy.heal();
+      // Both black-holed connections are lent, and their statements go unanswered...
+      const stuck = [await acquire(), await acquire()];
+      const outcomes = stuck.map((lease) =>
+        lease.race(lease.sql`SELECT 1`.execute()).then(
+          () => undefined,
+          (error: unknown) => error,
+        )
+      );
+      // ...while the third slot opens a connection after the silence, which answers.
+      const late = await acquire();
+      const latePid = await backendPid(late);
+      late.release();
+      const droppedBefore = poolStats.droppedIdle;
+
+      for (const error of await Promise.all(outcomes)) {
+        ok(error instanceof SilenceError, `destroyed as silent: ${error}`);
+      }
+      for (const lease of stuck) {
+        lease.release();
+      }
+      strictEqual(poolStats.droppedIdle - droppedBefore, 0, "the connection heard since stays");
+      // Lending all three: one is still the connection opened after the silence.
+      const all = [await acquire(), await acquire(), await acquire()];
+      const pids = [];
+      for (const lease of all) {
+        pids.push(await backendPid(lease));
+        lease.release();
+      }
+      ok(pids.includes(latePid), `${latePid} in ${pids}`);
+    } finally {
+      await db.abandon();
+    }
+  });
+});
+
+Deno.test("a session whose pipelined messages were cut off is seen waiting for its client", async () => {
+  await withProxiedCluster(async (cluster) => {
+    const probeConfig = testDatabaseConfig({ poolSize: 1 });
+    const probe = new SessionProbe(
+      () =>
+        openPool(
+          { kind: "url", url: cluster.url("postgres") },
+          probeConfig,
+          "exchange-probe-test",
+          { fetchTypes: false },
+        ),
+      5_000,
+    );
+    // A client that sent Parse and never the rest (Bind, Execute, Sync), as when a network
+    // swallows the tail of a pipeline: the backend is `active`, reading from its client.
+    const conn = await Deno.connect({ hostname: cluster.host, port: cluster.port });
+    try {
+      await conn.write(
+        startupMessage({ user: cluster.user, database: "postgres", application_name: "cut-off" }),
+      );
+      await readUntilReady(conn);
+      await conn.write(parseMessage("SELECT 1"));
+      let state = await probe.state("cut-off");
+      for (let tries = 0; tries < 200 && state.kind !== "waiting_for_client"; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        state = await probe.state("cut-off");
+      }
+      strictEqual(state.kind, "waiting_for_client");
+    } finally {
+      conn.close();
+      await probe.end();
+    }
+  });
+});
+
+/** PostgreSQL's StartupMessage (protocol 3.0) with the given parameters. */
+function startupMessage(parameters: Record<string, string>): Uint8Array {
+  const body = new TextEncoder().encode(
+    Object.entries(parameters).map(([key, value]) => `${key}\0${value}\0`).join("") + "\0",
+  );
+  const message = new Uint8Array(8 + body.length);
+  const view = new DataView(message.buffer);
+  view.setInt32(0, message.length);
+  view.setInt32(4, 196608); // 3.0
+  message.set(body, 8);
+  return message;
+}
+
+/** A Parse message of an unnamed statement without parameter types. */
+function parseMessage(query: string): Uint8Array {
+  const text = new TextEncoder().encode(`\0${query}\0`);
+  const message = new Uint8Array(1 + 4 + text.length + 2);
+  const view = new DataView(message.buffer);
+  message[0] = "P".charCodeAt(0);
+  view.setInt32(1, message.length - 1);
+  message.set(text, 5);
+  view.setInt16(5 + text.length, 0);
+  return message;
+}
+
+/** Reads the server's messages until ReadyForQuery ('Z') after a trusted start-up. */
+async function readUntilReady(conn: Deno.TcpConn): Promise<void> {
+  let buffered = new Uint8Array(0);
+  const chunk = new Uint8Array(4096);
+  for (;;) {
+    let offset = 0;
+    while (buffered.length - offset >= 5) {
+      const type = String.fromCharCode(buffered[offset]!);
+      const length = new DataView(buffered.buffer, buffered.byteOffset + offset + 1).getInt32(0);
+      if (buffered.length - offset < 1 + length) {
+        break;
+      }
+      if (type === "E") {
+        throw new Error("PostgreSQL refused the start-up");
+      }
+      if (type === "Z") {
+        return;
+      }
+      offset += 1 + length;
+    }
+    const read = await conn.read(chunk);
+    if (read === null) {
+      throw new Error("PostgreSQL closed the connection during start-up");
+    }
+    const next = new Uint8Array(buffered.length - offset + read);
+    next.set(buffered.subarray(offset));
+    next.set(chunk.subarray(0, read), buffered.length - offset);
+    buffered = next;
+  }
+}
+
 Deno.test("the session probe asks again on a new connection when its own went silent", async () => {
   await withProxiedCluster(async (cluster, proxy) => {
     const config = testDatabaseConfig({ poolSize: 1 });
