@@ -18,28 +18,10 @@ import { formatAuditReport } from "./audit.ts";
 import { freePort, startServer } from "./bench/server_process.ts";
 import { percentile } from "../tests/support/percentile.ts";
 import { verifyStress } from "../tests/support/stress/verify.ts";
+import { wholeNumberFlag } from "./support/whole_number_flag.ts";
 import { runStress } from "../tests/support/stress/workload.ts";
 
 const AUDIT_INTERVAL_MS = 5_000;
-
-function integerFlag(
-  value: string | undefined,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) {
-    return fallback;
-  }
-  const parsed = /^[0-9]+$/.test(value) ? Number(value) : NaN;
-  if (!(parsed >= min && parsed <= max)) {
-    throw new RangeError(
-      `Option --${name} must be a whole number from ${min} to ${max}, got ${value}`,
-    );
-  }
-  return parsed;
-}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -64,19 +46,19 @@ async function main(): Promise<number> {
     );
     return 0;
   }
-  const durationMs = integerFlag(values["duration-ms"], "duration-ms", 60_000, 100, 3_600_000);
-  const clients = integerFlag(values.clients, "clients", 64, 2, 900);
-  const symbols = integerFlag(values.symbols, "symbols", 3, 1, 1000);
-  const accounts = integerFlag(values.accounts, "accounts", 12, 1, 10_000);
-  const pipelineDepth = integerFlag(values["pipeline-depth"], "pipeline-depth", 4, 1, 64);
-  const seed = integerFlag(
+  const durationMs = wholeNumberFlag(values["duration-ms"], "duration-ms", 60_000, 100, 3_600_000);
+  const clients = wholeNumberFlag(values.clients, "clients", 64, 2, 900);
+  const symbols = wholeNumberFlag(values.symbols, "symbols", 3, 1, 1000);
+  const accounts = wholeNumberFlag(values.accounts, "accounts", 12, 1, 10_000);
+  const pipelineDepth = wholeNumberFlag(values["pipeline-depth"], "pipeline-depth", 4, 1, 64);
+  const seed = wholeNumberFlag(
     values.seed,
     "seed",
     Math.floor(Math.random() * 2 ** 31),
     0,
     2 ** 32 - 1,
   );
-  const workers = integerFlag(values.workers, "workers", 1, 1, 64);
+  const workers = wholeNumberFlag(values.workers, "workers", 1, 1, 64);
 
   const dataDir = await Deno.makeTempDir({ prefix: "exchange-stress-" });
   const port = freePort();

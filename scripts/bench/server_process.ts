@@ -25,6 +25,8 @@ export interface ServerProcess {
   banner: string;
   /** The last lines the server wrote to stderr, for diagnostics. */
   stderrTail(): string[];
+  /** Resolves when the process has ended, whoever ended it. */
+  exited: Promise<Deno.CommandStatus>;
   /** SIGTERM, wait for exit (SIGKILL and a PostgreSQL fast shutdown if it hangs). */
   stop(): Promise<void>;
 }
@@ -124,6 +126,7 @@ export async function startServer(options: {
     httpPort: options.httpPort,
     banner: child.readyLine,
     stderrTail: () => child.stderr().split("\n").slice(-40),
+    exited: child.status,
     stop,
   };
 }

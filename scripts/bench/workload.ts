@@ -3,7 +3,7 @@
  * queries and cancels of its own orders. Prices and amounts are built as decimal strings from
  * small integers: no binary floating point ever reaches a request.
  */
-import { seededRandom } from "../../tests/support/seeded_random.ts";
+import { seededRandom } from "../support/seeded_random.ts";
 
 /** What a point measures: the realistic mix, or one operation kind for the target checks. */
 export type WorkloadKind = "mix" | "orders" | "queries";

@@ -17,7 +17,7 @@ import {
 import { BatchDecider } from "../../src/exchange/book_batch.ts";
 import { type Decimal, formatDecimal, parseDecimal } from "../../src/exchange/decimal.ts";
 import type { RestingOrder, Side } from "../../src/exchange/matching.ts";
-import { seededRandom } from "../support/seeded_random.ts";
+import { seededRandom } from "../../scripts/support/seeded_random.ts";
 
 function d(text: string): Decimal {
   const value = parseDecimal(text);

@@ -16,7 +16,7 @@ import {
   normalize,
   show,
 } from "./exchange_fixture.ts";
-import { seededRandom } from "../support/seeded_random.ts";
+import { seededRandom } from "../../scripts/support/seeded_random.ts";
 
 const SYMBOLS = ["A", "B", "C"];
 const OPERATIONS_SEQUENTIAL = 220;

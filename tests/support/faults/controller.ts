@@ -4,7 +4,7 @@
  * work, then read the metrics, stop the server and run the checks. The server is stopped in
  * `finally`, whatever failed; the kind's own resources are its caller's.
  */
-import { seededRandom } from "../seeded_random.ts";
+import { seededRandom } from "../../../scripts/support/seeded_random.ts";
 import { checksConnection, runChecks } from "./checks.ts";
 import { type KindResult, passed, serverNotes } from "./kind_result.ts";
 import { Ledger } from "./ledger.ts";

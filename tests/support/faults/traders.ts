@@ -7,7 +7,7 @@
  */
 import { BinaryClient, ClientTimeoutError, sendText } from "../../../src/client/exchange_client.ts";
 import { type AnswerElement, parseAnswer } from "../../../src/client/parse_answer.ts";
-import { seededRandom } from "../seeded_random.ts";
+import { seededRandom } from "../../../scripts/support/seeded_random.ts";
 import { classifyError } from "./answer_class.ts";
 import type { Ledger } from "./ledger.ts";
 import { taggedLimit } from "./order_tag.ts";

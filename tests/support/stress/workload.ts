@@ -13,7 +13,7 @@
  */
 import { BinaryClient, sendText } from "../../../src/client/exchange_client.ts";
 import { type AnswerElement, parseAnswer } from "../../../src/client/parse_answer.ts";
-import { seededRandom } from "../seeded_random.ts";
+import { seededRandom } from "../../../scripts/support/seeded_random.ts";
 
 export interface StressOptions {
   port: number;

@@ -1,6 +1,7 @@
 /**
- * A tiny deterministic pseudo-random generator (mulberry32), so that load runs and randomized
- * tests can be replayed from their seed. Not for anything that needs unpredictability.
+ * A tiny deterministic pseudo-random generator (mulberry32), so that load runs, randomized
+ * tests and the demo's market can be replayed from their seed. Not for anything that needs
+ * unpredictability. It lives outside tests/ because tools (the bench, `deno task demo`) use it too.
  */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
