@@ -105,6 +105,8 @@ export class ReferenceExchange {
   #nextId: bigint;
   /** How often each rule decided something: a test shows that its sequence exercised them. */
   readonly events = new Map<string, number>();
+  /** Every trade, in the order it happened. */
+  readonly executions: Array<{ buy: bigint; sell: bigint; shares: bigint; price: bigint }> = [];
 
   /** `firstId`: the id of the first accepted order (ids then count up by one). */
   constructor(firstId = 1n) {
@@ -113,6 +115,11 @@ export class ReferenceExchange {
 
   #count(event: string): void {
     this.events.set(event, (this.events.get(event) ?? 0) + 1);
+  }
+
+  /** From now on accepted orders are numbered from `id` on. */
+  numberFrom(id: bigint): void {
+    this.#nextId = id;
   }
 
   createAccount(id: string, balance: bigint): void {
@@ -283,6 +290,7 @@ export class ReferenceExchange {
       resting.fills.push({ shares, price });
       const buyer = order.side === "buy" ? order : resting;
       const seller = order.side === "buy" ? resting : order;
+      this.executions.push({ buy: buyer.id, sell: seller.id, shares, price });
       this.#addCash(seller.account, times(shares, price));
       this.#addShares(buyer.account, order.sym, shares);
       // The buyer reserved its own limit; paying less gives the difference back.
