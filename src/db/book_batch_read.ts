@@ -5,12 +5,7 @@
  * orders that hold the references the batch's orders carry; and the further pages the decision
  * asks for. Reads only; the apply step is in book_batch.ts.
  */
-import {
-  type BatchOp,
-  type CancelTarget,
-  refKey,
-  type RefOwner,
-} from "../exchange/batch_types.ts";
+import { type BatchOp, type CancelTarget, refKey, type RefOwner } from "../exchange/batch_types.ts";
 import type { SelfTradeMode, TimeInForce } from "../exchange/order_options.ts";
 import { abs, type Decimal, decimalFromDatabase, formatDecimal } from "../exchange/decimal.ts";
 import type { RestingOrder, Side } from "../exchange/matching.ts";
@@ -300,7 +295,9 @@ function readRefOwners(tx: Sql, refs: ReadonlyArray<[string, string]>): Promise<
   return tx`SELECT o.id, o.account_id, o.client_ref, o.sym, o.amount, o.limit_price,
                    o.time_in_force, o.self_trade
              FROM unnest(${pgArray(refs.map(([id]) => id))}::text[],
-                         ${pgArray(refs.map(([, ref]) => ref))}::text[]) AS r(account_id, client_ref)
+                         ${
+    pgArray(refs.map(([, ref]) => ref))
+  }::text[]) AS r(account_id, client_ref)
              JOIN orders AS o ON o.account_id = r.account_id AND o.client_ref = r.client_ref`
     .execute();
 }

@@ -196,7 +196,11 @@ export class BatchDecider {
           this.#unmatch(this.#matching, { keepRelied: true });
           this.#results.push({
             kind: "refused",
-            refusal: { kind: "fill_or_kill", filled: subtract(op.shares, remaining), shares: op.shares },
+            refusal: {
+              kind: "fill_or_kill",
+              filled: subtract(op.shares, remaining),
+              shares: op.shares,
+            },
           });
         } else {
           this.#settle(this.#matching);

@@ -20,7 +20,11 @@ export const TIMES_IN_FORCE: readonly TimeInForce[] = ["GTC", "IOC", "FOK"];
  * resting order's open part is canceled, and matching goes on.
  */
 export type SelfTradeMode = "none" | "cancel-newest" | "cancel-oldest";
-export const SELF_TRADE_MODES: readonly SelfTradeMode[] = ["none", "cancel-newest", "cancel-oldest"];
+export const SELF_TRADE_MODES: readonly SelfTradeMode[] = [
+  "none",
+  "cancel-newest",
+  "cancel-oldest",
+];
 
 /** Longest client reference accepted, in characters. */
 export const ORDER_REF_LENGTH_MAX = 64;

@@ -8,8 +8,8 @@ import {
   ORDER_REF_LENGTH_MAX,
   SELF_TRADE_MODES,
   type SelfTradeMode,
-  TIMES_IN_FORCE,
   type TimeInForce,
+  TIMES_IN_FORCE,
 } from "./order_options.ts";
 
 /** Longest account id accepted, in digits. */

@@ -52,13 +52,7 @@ import type { BatchOpOutcome, BatchReport } from "../db/book_batch.ts";
 import { BatchCutError, runBookBatch } from "../db/book_batch.ts";
 import type { Database } from "../db/database.ts";
 import { DeadlineError } from "../db/connection_pool.ts";
-import {
-  isRefTaken,
-  isRetryable,
-  isStaleBalance,
-  isTimeout,
-  isUnavailable,
-} from "../db/errors.ts";
+import { isRefTaken, isRetryable, isStaleBalance, isTimeout, isUnavailable } from "../db/errors.ts";
 import { CommittedAnswerError, OutcomeUnknownError } from "../db/transaction.ts";
 
 /** What an operation submitted to the engine gets back. */

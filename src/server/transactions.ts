@@ -214,7 +214,9 @@ export class Transactions {
         deadline,
       );
       if (status === undefined) {
-        throw new AssertionError(`order ${answer.id} holds a reference of ${accountId} but is not its`);
+        throw new AssertionError(
+          `order ${answer.id} holds a reference of ${accountId} but is not its`,
+        );
       }
       return openedDetailAnswer(order, instructions, answer.id, status, true);
     }

@@ -20,7 +20,13 @@ import {
   type StoredBook,
 } from "../../src/exchange/batch_types.ts";
 import { BatchDecider } from "../../src/exchange/book_batch.ts";
-import { add, type Decimal, formatDecimal, parseDecimal, ZERO } from "../../src/exchange/decimal.ts";
+import {
+  add,
+  type Decimal,
+  formatDecimal,
+  parseDecimal,
+  ZERO,
+} from "../../src/exchange/decimal.ts";
 import type { RestingOrder, Side } from "../../src/exchange/matching.ts";
 import {
   ReferenceExchange,
@@ -218,10 +224,14 @@ function check(seed: number): Set<string> {
   const kinds = new Set<string>();
   decided.forEach((op, i) => {
     const result = decision.results[i]!;
-    const where = `seed ${seed}, operation ${i}: ${JSON.stringify(op, (_, v) =>
-      typeof v === "bigint" ? v.toString() : typeof v === "object" && v !== null && "units" in v
-        ? formatDecimal(v as Decimal)
-        : v)}`;
+    const where = `seed ${seed}, operation ${i}: ${
+      JSON.stringify(op, (_, v) =>
+        typeof v === "bigint"
+          ? v.toString()
+          : typeof v === "object" && v !== null && "units" in v
+          ? formatDecimal(v as Decimal)
+          : v)
+    }`;
     if (op.kind === "cancel") {
       const expected = c.model.cancel(op.accountId, op.orderId);
       if (expected.kind === "refused") {
@@ -243,7 +253,11 @@ function check(seed: number): Set<string> {
     });
     switch (expected.kind) {
       case "refused":
-        deepStrictEqual(result.kind === "refused" ? result.refusal.kind : result.kind, expected.reason, where);
+        deepStrictEqual(
+          result.kind === "refused" ? result.refusal.kind : result.kind,
+          expected.reason,
+          where,
+        );
         kinds.add(expected.reason);
         return;
       case "repeat":

@@ -165,7 +165,8 @@ class Scenario {
     };
     const outcome = this.model.place(account, request);
     const detailed = tif !== undefined || stp !== undefined || ref !== undefined;
-    const attrs = (id: bigint, extra = "") => `{${attributes.map(([k, v]) => `${k}=${v}`).join(",")},id=${id}${extra}}`;
+    const attrs = (id: bigint, extra = "") =>
+      `{${attributes.map(([k, v]) => `${k}=${v}`).join(",")},id=${id}${extra}}`;
     switch (outcome.kind) {
       case "refused":
         return planned(xml, `error${echo}`, outcome.message);
@@ -263,8 +264,10 @@ async function runScenario(seed: number): Promise<void> {
     }
     for (let i = 0; i < REQUESTS; i++) {
       const account = scenario.pick(ACCOUNTS);
-      const plans = Array.from({ length: scenario.chance(0.3) ? 3 : 1 }, () =>
-        scenario.child(account));
+      const plans = Array.from(
+        { length: scenario.chance(0.3) ? 3 : 1 },
+        () => scenario.child(account),
+      );
       const answer = await transact(port, account, plans.map((p) => p.xml).join(""));
       deepStrictEqual(
         answer.map(actual),

@@ -228,9 +228,12 @@ Deno.test("a ref sent again after a restart of the server is answered with the f
     ]);
     // Nothing was placed in between: the next order is transaction 3, and the cash is as after
     // the first (100 - 30).
-    deepStrictEqual(compact(await request(server.port, "2", `<order sym="X" amount="-1" limit="10"/>`)), [
-      "opened{sym=X,amount=-1,limit=10,id=3}",
-    ]);
+    deepStrictEqual(
+      compact(await request(server.port, "2", `<order sym="X" amount="-1" limit="10"/>`)),
+      [
+        "opened{sym=X,amount=-1,limit=10,id=3}",
+      ],
+    );
     deepStrictEqual(compact(await request(server.port, "1", `<query id="2"/>`)), [
       "status{id=2}[canceled{shares=2,time=T} executed{shares=3,price=10,time=T}]",
     ]);
