@@ -39,7 +39,7 @@ function literal(text: string): string {
 function assertTranscript(stdout: string, seller: string, sym: string): void {
   const buyer = `${seller}1`;
   const ioc = `binary > <transactions id="${buyer}"><order sym="${sym}" amount="10" limit="13" ` +
-    `tif="IOC" ref="retry-1"/></transactions>`;
+    `tif="IOC" stp="cancel-newest" ref="retry-1"/></transactions>`;
   const expected = [
     `text   > <create><account id="${seller}" balance="10000"/><symbol sym="${sym}">` +
     `<account id="${seller}">100</account></symbol></create>`,
@@ -58,12 +58,14 @@ function assertTranscript(stdout: string, seller: string, sym: string): void {
     `</results>`,
     // An IOC buy of 10 finds the 6 left of the offer; its other 4 are canceled at once.
     ioc,
-    `binary < <results><opened sym="${sym}" amount="10" limit="13" tif="IOC" ref="retry-1" ` +
+    `binary < <results><opened sym="${sym}" amount="10" limit="13" tif="IOC" ` +
+    `stp="cancel-newest" ref="retry-1" ` +
     `id="C"><canceled shares="4" time="T"/><executed shares="6" price="12.5" time="T"/>` +
     `</opened></results>`,
     // The same order again: answered with the first, nothing placed.
     ioc,
-    `binary < <results><opened sym="${sym}" amount="10" limit="13" tif="IOC" ref="retry-1" ` +
+    `binary < <results><opened sym="${sym}" amount="10" limit="13" tif="IOC" ` +
+    `stp="cancel-newest" ref="retry-1" ` +
     `id="C" repeated="true"><canceled shares="4" time="T"/>` +
     `<executed shares="6" price="12.5" time="T"/></opened></results>`,
   ];
