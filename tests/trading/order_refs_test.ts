@@ -115,6 +115,22 @@ Deno.test("two orders with the same ref in one batch are one order: the second i
   }
 });
 
+Deno.test("two orders with the same ref in one request are one order: the second is answered with the first", async () => {
+  const server = await startTestServer();
+  try {
+    await createAccounts(server.port, { "1": "0" });
+    await mint(server.port, "X", { "1": "10" });
+    const order = `<order sym="X" amount="-4" limit="10" ref="twice"/>`;
+    deepStrictEqual(compact(await request(server.port, "1", order + order)), [
+      "opened{sym=X,amount=-4,limit=10,ref=twice,id=1}[open{shares=4}]",
+      "opened{sym=X,amount=-4,limit=10,ref=twice,id=1,repeated=true}[open{shares=4}]",
+    ]);
+    strictEqual(await sharesOf(server.db.sql, "1", "X"), "6", "4 shares reserved, once");
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("a fill-or-kill order killed in a batch gives back what it had filled to the next order", async () => {
   const server = await startTestServer();
   const locker = await server.db.sql.reserve();
