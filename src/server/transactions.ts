@@ -172,18 +172,28 @@ export class Transactions {
     deadline: number,
   ): Promise<XmlElement> {
     const sym = checkSymbol(child.attributes.get("sym"));
-    const amount = checkOrderAmount(child.attributes.get("amount"));
-    const limit = checkLimitPrice(child.attributes.get("limit"));
-    const tif = checkTimeInForce(child.attributes.get("tif"));
-    const stp = checkSelfTradeMode(child.attributes.get("stp"));
-    const ref = checkOrderRef(child.attributes.get("ref"));
-    for (const checked of [sym, amount, limit, tif, stp, ref]) {
-      if (!checked.ok) {
-        return errorAnswer(echoed, checked.message);
-      }
+    if (!sym.ok) {
+      return errorAnswer(echoed, sym.message);
     }
-    if (!sym.ok || !amount.ok || !limit.ok || !tif.ok || !stp.ok || !ref.ok) {
-      throw new AssertionError("an order value was refused but not answered");
+    const amount = checkOrderAmount(child.attributes.get("amount"));
+    if (!amount.ok) {
+      return errorAnswer(echoed, amount.message);
+    }
+    const limit = checkLimitPrice(child.attributes.get("limit"));
+    if (!limit.ok) {
+      return errorAnswer(echoed, limit.message);
+    }
+    const tif = checkTimeInForce(child.attributes.get("tif"));
+    if (!tif.ok) {
+      return errorAnswer(echoed, tif.message);
+    }
+    const stp = checkSelfTradeMode(child.attributes.get("stp"));
+    if (!stp.ok) {
+      return errorAnswer(echoed, stp.message);
+    }
+    const ref = checkOrderRef(child.attributes.get("ref"));
+    if (!ref.ok) {
+      return errorAnswer(echoed, ref.message);
     }
     const side: Side = amount.value.units > 0n ? "buy" : "sell";
     const instructions = echo(child.attributes, INSTRUCTIONS);
