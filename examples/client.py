@@ -9,7 +9,11 @@ answer. The protocol is described in docs/PROTOCOL.md.
 
 ACCOUNT (default: made from the clock, so that runs do not collide) is created with 10000 in cash
 and 100 shares of SYM, and offers 10 of them at 12.50. Account ACCOUNT + "1" is created with 1000
-in cash and buys 4 at up to 13: it meets the offer and pays 12.5 a share.
+in cash and buys 4 at up to 13: it meets the offer and pays 12.5 a share. Then it buys 10 more
+"immediate or cancel" (tif="IOC"), with self-trade prevention (stp) and a client reference (ref):
+6 fill, the other 4 are canceled at once; and it sends that order again, as a client does when an
+answer is lost: the server answers with the first order (repeated="true") instead of placing a
+second one.
 """
 
 import argparse
@@ -108,6 +112,18 @@ def main():
         send_binary(sock, query)
         show("binary", ">", query)
         show("binary", "<", recv_binary(sock))
+        # Order instructions: an IOC buy with a client reference, then the very same order again
+        # (a safe retry: the second answer is the first order's, nothing new is placed). stp:
+        # had it met a resting order of its own account, it would have stopped there rather than
+        # trade with itself.
+        ioc = (
+            f'<transactions id="{buyer}"><order sym="{sym}" amount="10" limit="13" tif="IOC"'
+            ' stp="cancel-newest" ref="retry-1"/></transactions>'
+        )
+        for _ in range(2):
+            send_binary(sock, ioc)
+            show("binary", ">", ioc)
+            show("binary", "<", recv_binary(sock))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,11 @@
  *
  * ACCOUNT (default: made from the clock, so that runs do not collide) is created with 10000 in
  * cash and 100 shares of SYM, and offers 10 of them at 12.50. Account ACCOUNT + "1" is created
- * with 1000 in cash and buys 4 at up to 13: it meets the offer and pays 12.5 a share.
+ * with 1000 in cash and buys 4 at up to 13: it meets the offer and pays 12.5 a share. Then it buys
+ * 10 more "immediate or cancel" (`tif="IOC"`), with self-trade prevention (`stp`) and a client
+ * reference (`ref`): 6 fill, the other 4 are canceled at once; and it sends that order again, as
+ * a client does when an answer is lost: the server answers with the first order
+ * (`repeated="true"`) instead of placing a second one.
  */
 
 const encoder = new TextEncoder();
@@ -139,6 +143,17 @@ async function main(): Promise<void> {
     await writeAll(conn, binaryFrame(query));
     show("binary", ">", query);
     show("binary", "<", await answers.next());
+    // Order instructions: an IOC buy with a client reference, then the very same order again
+    // (a safe retry: the second answer is the first order's, nothing new is placed). stp: had it
+    // met a resting order of its own account, it would have stopped there rather than trade with
+    // itself.
+    const ioc = `<transactions id="${buyer}"><order sym="${sym}" amount="10" limit="13" ` +
+      `tif="IOC" stp="cancel-newest" ref="retry-1"/></transactions>`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      await writeAll(conn, binaryFrame(ioc));
+      show("binary", ">", ioc);
+      show("binary", "<", await answers.next());
+    }
   } finally {
     conn.close();
   }

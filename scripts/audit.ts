@@ -26,6 +26,9 @@ const CHECK_TITLES: Record<AuditCheck, string> = {
   execution_price_not_resting_limit: "execution price = the resting order's limit",
   order_shares_mismatch: "per order: executed + open + canceled = |amount|; not open and canceled",
   crossed_book: "no crossed book: best open buy < best open sell",
+  immediate_order_resting: "no IOC or FOK order rests",
+  self_trade_not_prevented:
+    "no trade with its own account where the incoming order's stp forbade it",
 };
 
 /** The report as lines of text: totals, one line per check, then the violations found. */

@@ -101,6 +101,8 @@ async function main(): Promise<number> {
       accounts,
       seed,
       requestsMax: 100_000_000,
+      // Orders with the instructions of issue 20 too, as in the short form (tests/stress_test.ts).
+      instructions: true,
     }).finally(() => {
       running = false;
     });

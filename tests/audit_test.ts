@@ -188,3 +188,32 @@ Deno.test("auditDatabase reports an order both open and canceled, even without t
     ]);
   });
 });
+
+Deno.test("auditDatabase reports an IOC order left resting, even without the schema's constraint", async () => {
+  await withTradedExchange(async ({ db }) => {
+    // Order 1 (buy 300 @ 125) still has 100 open: as an IOC order it should have none.
+    await db.sql`ALTER TABLE orders DROP CONSTRAINT orders_immediate_never_rests`;
+    await db.sql`UPDATE orders SET time_in_force = 'IOC' WHERE id = 1`;
+    deepStrictEqual(violationsOf(await auditDatabase(db.sql)), [
+      "immediate_order_resting | order 1 | IOC order has 100 open: IOC and FOK orders never rest",
+    ]);
+  });
+});
+
+Deno.test("auditDatabase reports a self-trade that the incoming order's stp forbade", async () => {
+  await withTradedExchange(async ({ db }) => {
+    // Execution 1: resting buy 3 of account 1 with incoming sell 7. Had 7 been account 1's
+    // with cancel-newest, it would have stopped there. With the resting order's stp only (7 with
+    // none), the trade is allowed: the incoming order decides.
+    await db.sql`UPDATE orders SET account_id = '1' WHERE id = 7`;
+    await db.sql`UPDATE orders SET self_trade = 'cancel-oldest' WHERE id = 3`;
+    deepStrictEqual(violationsOf(await auditDatabase(db.sql)), []);
+    await db.sql`UPDATE orders SET self_trade = 'cancel-newest' WHERE id = 7`;
+    deepStrictEqual(violationsOf(await auditDatabase(db.sql)), [
+      "self_trade_not_prevented | execution 1 | buy order 3 and sell order 7 are both of account " +
+      "1, and order 7 came with stp cancel-newest",
+      "self_trade_not_prevented | execution 2 | buy order 1 and sell order 7 are both of account " +
+      "1, and order 7 came with stp cancel-newest",
+    ]);
+  });
+});

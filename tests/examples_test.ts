@@ -38,6 +38,8 @@ function literal(text: string): string {
 /** The lines both examples print: answers exact, but for transaction ids (`N`) and times (`T`). */
 function assertTranscript(stdout: string, seller: string, sym: string): void {
   const buyer = `${seller}1`;
+  const ioc = `binary > <transactions id="${buyer}"><order sym="${sym}" amount="10" limit="13" ` +
+    `tif="IOC" stp="cancel-newest" ref="retry-1"/></transactions>`;
   const expected = [
     `text   > <create><account id="${seller}" balance="10000"/><symbol sym="${sym}">` +
     `<account id="${seller}">100</account></symbol></create>`,
@@ -54,13 +56,27 @@ function assertTranscript(stdout: string, seller: string, sym: string): void {
     // The buy met the resting sell at the sell's price, 12.5.
     `binary < <results><status id="B"><executed shares="4" price="12.5" time="T"/></status>` +
     `</results>`,
+    // An IOC buy of 10 finds the 6 left of the offer; its other 4 are canceled at once.
+    ioc,
+    `binary < <results><opened sym="${sym}" amount="10" limit="13" tif="IOC" ` +
+    `stp="cancel-newest" ref="retry-1" ` +
+    `id="C"><canceled shares="4" time="T"/><executed shares="6" price="12.5" time="T"/>` +
+    `</opened></results>`,
+    // The same order again: answered with the first, nothing placed.
+    ioc,
+    `binary < <results><opened sym="${sym}" amount="10" limit="13" tif="IOC" ` +
+    `stp="cancel-newest" ref="retry-1" ` +
+    `id="C" repeated="true"><canceled shares="4" time="T"/>` +
+    `<executed shares="6" price="12.5" time="T"/></opened></results>`,
   ];
   const lines = stdout.trimEnd().split("\n");
   strictEqual(lines.length, expected.length, stdout);
   const buyId = /<opened [^>]*id="([0-9]+)"/.exec(lines[7]!)?.[1] ?? "?";
+  const iocId = /<opened [^>]*id="([0-9]+)"/.exec(lines[11]!)?.[1] ?? "?";
   expected.forEach((line, index) => {
     const pattern = literal(line).replaceAll('id="N"', 'id="[0-9]+"')
-      .replaceAll('id="B"', `id="${buyId}"`).replaceAll('time="T"', 'time="[0-9]+"');
+      .replaceAll('id="B"', `id="${buyId}"`).replaceAll('id="C"', `id="${iocId}"`)
+      .replaceAll('time="T"', 'time="[0-9]+"');
     match(lines[index]!, new RegExp(`^${pattern}$`), `line ${index + 1}`);
   });
 }

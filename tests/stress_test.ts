@@ -4,8 +4,10 @@
  * connection per request) trade 3 hot symbols from 12 shared accounts for a few seconds, so
  * the same symbol, order, account and position rows are contended all the time. While they run,
  * the audit checks live snapshots; afterwards it checks the final state, and every acknowledged
- * order is checked in the database and through `<query>`. Set STRESS_SEED to replay a run's
- * request mix (timing still differs).
+ * order is checked in the database and through `<query>`. A share of the orders carry the
+ * instructions of issue 20 (IOC, FOK, `stp="cancel-newest"`, refs sent again on any connection):
+ * no ref may be placed twice, and every repeated answer must name the order its ref was placed
+ * as. Set STRESS_SEED to replay a run's request mix (timing still differs).
  *
  * Planted bugs, run by hand on a copy of the repository (src/ here was never changed), each with
  * this very test; each failed. The first is kept in planted_bugs/batch-sees-stale-book.patch and
@@ -101,6 +103,7 @@ Deno.test("exchange under concurrent load conserves money and shares and keeps e
       accounts: 12,
       seed,
       requestsMax: 1_000_000,
+      instructions: true,
     }).finally(() => {
       running = false;
     });

@@ -26,6 +26,8 @@ export interface LoadSpec {
   sharedAccounts?: number;
   /** Binary framing: requests in flight per connection. */
   pipelineDepth: number;
+  /** Share of the aggressive orders sent with `tif` IOC or FOK (0: none, the classic mix). */
+  immediateShare?: number;
   seed: number;
   /**
    * Awaited just before the clock starts (after connections and warm-up, with nothing in
@@ -161,6 +163,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
         spec.symbols,
         spec.workload,
         spec.seed * 1000 + i,
+        { immediateShare: spec.immediateShare ?? 0 },
       ),
   );
   // Connections (binary) and warm-up orders happen before the clock starts.

@@ -42,6 +42,7 @@ export async function measurePoint(
     symbols: ctx.symbols.slice(0, spec.symbols),
     accounts: ctx.accounts,
     sharedAccounts: spec.sharedAccounts,
+    immediateShare: ctx.options.immediateShare,
     pipelineDepth: spec.depth,
     seed: repetition * 7919 + spec.clients * 31 + spec.symbols,
     onStart: async () => {

@@ -86,6 +86,11 @@ export interface BenchOptions {
   sweepTimeoutMs: number;
   /** Accounts the shared-accounts point's clients pick from at random, order by order. */
   sharedAccounts: number;
+  /**
+   * Share of the aggressive orders (those that cross) sent as IOC or FOK, half each (issue 20);
+   * 0 sends the classic mix, request for request.
+   */
+  immediateShare: number;
 }
 
 /** Thrown for a malformed flag; the message is meant for the user. */
@@ -133,6 +138,8 @@ them on the same PostgreSQL, at the same client counts.
                          rather than cut off at the default 10 s (120000; 0: server defaults)
   --shared-accounts N    the shared-accounts point: --target-clients on --symbols symbols, each
                          order on one of N accounts picked at random (4)
+  --immediate-share S    share (0 to 1) of the crossing orders sent with tif="IOC" or tif="FOK",
+                         half each, at every point that places orders (0)
   --host H --port P      benchmark a running server instead (no pgbench; CPU/RSS need --server-pid)
   --server-pid N         pid of that server, for CPU and memory figures
   --server-http-port N   that server's HTTP side port, for the batch sizes in /metrics
@@ -157,6 +164,16 @@ function positiveInt(name: string, raw: string, max: number): number {
   if (!/^[0-9]+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
     throw new UsageError(
       `--${name} must be a whole number from 1 to ${max}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return Number(raw);
+}
+
+/** A share from 0 to 1, as plain decimal text (`0.25`); a probability, not money. */
+function share(name: string, raw: string): number {
+  if (!/^(0(\.[0-9]+)?|1(\.0+)?)$/.test(raw)) {
+    throw new UsageError(
+      `--${name} must be a number from 0 to 1 like 0.25, got ${JSON.stringify(raw)}`,
     );
   }
   return Number(raw);
@@ -244,6 +261,7 @@ export function parseBenchOptions(args: string[], cpuCount: number): BenchOption
       "sweep-other-clients": { type: "string" },
       "sweep-timeout-ms": { type: "string" },
       "shared-accounts": { type: "string" },
+      "immediate-share": { type: "string" },
       quick: { type: "boolean" },
       help: { type: "boolean" },
     },
@@ -378,5 +396,6 @@ export function parseBenchOptions(args: string[], cpuCount: number): BenchOption
       v["shared-accounts"] ?? "4",
       SHARED_ACCOUNTS_MAX,
     ),
+    immediateShare: share("immediate-share", v["immediate-share"] ?? "0"),
   };
 }

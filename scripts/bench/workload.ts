@@ -31,11 +31,17 @@ export interface AnswerCheck {
   messages: string[];
 }
 
-/** Refusals a correct server gives to a correct client in a race it cannot foresee. */
-const EXPECTED_REFUSAL = /Insufficient|nothing open/i;
-/** One top-level element of `<results>`; `<status>`/`<canceled id>` hold child elements. */
+/**
+ * Refusals a correct server gives to a correct client in a race it cannot foresee (a fill-or-kill
+ * order that finds too little in the book is one).
+ */
+const EXPECTED_REFUSAL = /Insufficient|nothing open|Fill or kill/i;
+/**
+ * One top-level element of `<results>`; `<status>`/`<canceled id>` hold child elements, and so
+ * does the `<opened>` of an order with a `tif` (its fills and canceled rest).
+ */
 const RESULT_ELEMENT =
-  /<(opened|created)\b[^>]*\/>|<error\b([^>]*)>([^<]*)<\/error>|<(status|canceled)\b[^>]*?(?:\/>|>[\s\S]*?<\/\4>)/g;
+  /<(opened|created)\b[^>]*?(?:\/>|>[\s\S]*?<\/opened>)|<error\b([^>]*)>([^<]*)<\/error>|<(status|canceled)\b[^>]*?(?:\/>|>[\s\S]*?<\/\4>)/g;
 const ORDER_ID = /\bid="([0-9]+)"/;
 /** Orders a client remembers for queries and cancels (older ones are forgotten). */
 const REMEMBERED_MAX = 64;
@@ -62,6 +68,8 @@ export class TraderWorkload {
   readonly #symbols: string[];
   readonly #kind: WorkloadKind;
   readonly #random: () => number;
+  /** Share of the aggressive orders sent as IOC or FOK (half each). */
+  readonly #immediateShare: number;
   /** Recent orders, for queries. */
   readonly #recent: Placed[] = [];
   /** Recent passive orders not yet canceled, for cancels. */
@@ -71,7 +79,13 @@ export class TraderWorkload {
    * With one account the trader uses it for everything; with several, each new request's
    * orders go to one of them picked at random (queries and cancels to the order's owner).
    */
-  constructor(accounts: string[], symbols: string[], kind: WorkloadKind, seed: number) {
+  constructor(
+    accounts: string[],
+    symbols: string[],
+    kind: WorkloadKind,
+    seed: number,
+    options: { immediateShare?: number } = {},
+  ) {
     if (accounts.length === 0) {
       throw new RangeError("Cannot build a trader without an account");
     }
@@ -79,6 +93,7 @@ export class TraderWorkload {
     this.#symbols = symbols;
     this.#kind = kind;
     this.#random = seededRandom(seed);
+    this.#immediateShare = options.immediateShare ?? 0;
   }
 
   /** Requests sent before the clock starts, so queries and cancels have orders to refer to. */
@@ -189,8 +204,14 @@ export class TraderWorkload {
       ? "112"
       : "88";
     const amount = buy ? shares : `-${shares}`;
+    // Only aggressive orders: a passive IOC would cancel at once and never trade. No random
+    // draw without a share, so that the stream of a run without one is what it always was.
+    let tif = "";
+    if (this.#immediateShare > 0 && !passive && this.#random() < this.#immediateShare) {
+      tif = this.#random() < 0.5 ? ` tif="IOC"` : ` tif="FOK"`;
+    }
     return {
-      xml: `<order sym="${sym}" amount="${amount}" limit="${limit}"/>`,
+      xml: `<order sym="${sym}" amount="${amount}" limit="${limit}"${tif}/>`,
       op: "order",
       passive,
     };

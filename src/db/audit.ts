@@ -1,7 +1,9 @@
 /**
  * The exchange's invariants, checked in SQL against a database: conservation of shares and cash,
  * nothing negative, executions priced and paired correctly, every order's shares accounted for,
- * no order both open and canceled, and no crossed book at rest. This is the one definition of
+ * no order both open and canceled, no crossed book at rest; and for the order instructions of
+ * issue 20, no IOC or FOK order resting and no trade between two orders of one account where the
+ * incoming one (the later id) asked for self-trade prevention. This is the one definition of
  * these invariants: tests and the stress run call {@link auditDatabase} rather than their own SQL.
  *
  * Everything runs as one statement, so it reads one snapshot: the numbers it compares are
@@ -22,6 +24,8 @@ export const AUDIT_CHECKS = [
   "execution_price_not_resting_limit",
   "order_shares_mismatch",
   "crossed_book",
+  "immediate_order_resting",
+  "self_trade_not_prevented",
 ] as const;
 
 /** The name of one invariant. */
@@ -196,6 +200,26 @@ violations AS (
          NULL, sym
   FROM best
   WHERE best_buy >= best_sell
+
+  UNION ALL
+  SELECT 8, 'immediate_order_resting', 'order ' || id,
+         format('%s order has %s open: IOC and FOK orders never rest', time_in_force,
+                trim_scale(open_shares)),
+         id, ''
+  FROM orders
+  WHERE time_in_force <> 'GTC' AND open_shares > 0
+
+  UNION ALL
+  SELECT 9, 'self_trade_not_prevented', 'execution ' || p.id,
+         format('buy order %s and sell order %s are both of account %s, and order %s came with '
+                || 'stp %s', p.buy_id, p.sell_id, b.account_id, greatest(p.buy_id, p.sell_id),
+                CASE WHEN p.buy_id > p.sell_id THEN b.self_trade ELSE s.self_trade END),
+         p.id, ''
+  FROM paired AS p
+  JOIN orders AS b ON b.id = p.buy_id
+  JOIN orders AS s ON s.id = p.sell_id
+  WHERE p.well_formed AND b.account_id = s.account_id
+    AND CASE WHEN p.buy_id > p.sell_id THEN b.self_trade ELSE s.self_trade END <> 'none'
 ),
 ranked AS (
   SELECT v.*,

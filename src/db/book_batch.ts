@@ -28,7 +28,12 @@ import {
   NEW_ORDER_BASE,
 } from "../exchange/batch_types.ts";
 import { BatchDecider } from "../exchange/book_batch.ts";
-import { type Decimal, decimalFromDatabase, formatDecimal } from "../exchange/decimal.ts";
+import {
+  type Decimal,
+  decimalFromDatabase,
+  formatDecimal,
+  isPositive,
+} from "../exchange/decimal.ts";
 import type { Refusal } from "../exchange/refusal.ts";
 import { type BatchWrites, batchWrites } from "../exchange/batch_writes.ts";
 import { readNextPage, type ReadState, readUnderLock } from "./book_batch_read.ts";
@@ -47,7 +52,14 @@ export type { ExecutionView };
 
 /** The answer of one operation of the batch, after COMMIT. */
 export type BatchOpOutcome =
-  | { readonly kind: "opened"; readonly id: bigint }
+  | {
+    readonly kind: "opened";
+    readonly id: bigint;
+    /** For an order with instructions beyond the specification's: its state right after it ran. */
+    readonly detail?: OpenedView;
+  }
+  /** The order's reference is held by the account's order `id`, placed with the same values. */
+  | { readonly kind: "repeat"; readonly id: bigint }
   | {
     readonly kind: "canceled";
     readonly shares: string;
@@ -55,6 +67,14 @@ export type BatchOpOutcome =
     readonly executions: readonly ExecutionView[];
   }
   | { readonly kind: "refused"; readonly refusal: Refusal };
+
+/** An opened order's rest canceled at once (if any) and its fills, as its answer shows them. */
+export interface OpenedView {
+  /** Open shares, or undefined when nothing rests. */
+  readonly open: string | undefined;
+  readonly canceled: { readonly shares: string; readonly time: string } | undefined;
+  readonly executions: readonly ExecutionView[];
+}
 
 /** What one committed batch did, for answers and metrics. */
 export interface BatchReport {
@@ -169,9 +189,9 @@ function sqlRef(ref: bigint): string {
 
 /**
  * The parameters of `exchange_apply_batch`, each named as the function names it without `p_`
- * (its newest definition: migrations/007_executions_checked_once.sql): the one place that knows
+ * (its newest definition: migrations/008_order_instructions.sql): the one place that knows
  * how the typed writes become SQL arrays (decimals as exact text, new orders' refs as negative
- * numbers).
+ * numbers, a missing client reference as '').
  */
 function applyParameters(writes: BatchWrites) {
   const { checkedBalances, newOrders, changedOrders, executions, cash } = writes;
@@ -187,6 +207,10 @@ function applyParameters(writes: BatchWrites) {
     newAmounts: pgArray(newOrders.map((o) => text(o.amount))),
     newLimits: pgArray(newOrders.map((o) => text(o.limit))),
     newOpen: pgArray(newOrders.map((o) => text(o.open))),
+    newCanceled: pgArray(newOrders.map((o) => text(o.canceled))),
+    newTifs: pgArray(newOrders.map((o) => o.tif)),
+    newStps: pgArray(newOrders.map((o) => o.stp)),
+    newRefs: pgArray(newOrders.map((o) => o.ref ?? "")),
     changedIds: pgArray(changedOrders.map((o) => o.id.toString())),
     changedOpen: pgArray(changedOrders.map((o) => text(o.open))),
     changedCanceled: pgArray(changedOrders.map((o) => text(o.canceled))),
@@ -221,7 +245,8 @@ function applyWrites(tx: Sql, writes: BatchWrites): Promise<bigint[]> {
       ${p.syms}::text[], ${p.lockIds}::text[],
       ${p.checkIds}::text[], ${p.checkBalances}::numeric[],
       ${p.newSyms}::text[], ${p.newAccounts}::text[], ${p.newAmounts}::numeric[],
-      ${p.newLimits}::numeric[], ${p.newOpen}::numeric[],
+      ${p.newLimits}::numeric[], ${p.newOpen}::numeric[], ${p.newCanceled}::numeric[],
+      ${p.newTifs}::text[], ${p.newStps}::text[], ${p.newRefs}::text[],
       ${p.changedIds}::bigint[], ${p.changedOpen}::numeric[], ${p.changedCanceled}::numeric[],
       ${p.execBuys}::bigint[], ${p.execSells}::bigint[],
       ${p.execShares}::numeric[], ${p.execPrices}::numeric[],
@@ -284,11 +309,41 @@ async function recoverIds(
 
 /** The answers of a committed batch. */
 function report(decision: BatchDecision, ids: readonly bigint[], read: ReadState): BatchReport {
+  /** The id of an order ref: stored ids as they are, the batch's new orders by their ordinal. */
+  const idOf = (ref: bigint) => isNewOrderRef(ref) ? ids[Number(ref - NEW_ORDER_BASE)]! : ref;
   const outcomes: BatchOpOutcome[] = decision.results.map((result) => {
     switch (result.kind) {
-      case "opened":
-        return { kind: "opened", id: ids[result.ordinal]! };
+      case "opened": {
+        const id = ids[result.ordinal]!;
+        if (result.detail === undefined) {
+          return { kind: "opened", id };
+        }
+        const { open, canceled, executionsFrom, executionsTo } = result.detail;
+        return {
+          kind: "opened",
+          id,
+          detail: {
+            open: isPositive(open) ? formatDecimal(open) : undefined,
+            canceled: isPositive(canceled)
+              ? { shares: formatDecimal(canceled), time: read.now }
+              : undefined,
+            executions: decision.executions.slice(executionsFrom, executionsTo).map((x) => ({
+              shares: formatDecimal(x.shares),
+              price: formatDecimal(x.price),
+              time: read.now,
+            })),
+          },
+        };
+      }
+      case "repeat":
+        return { kind: "repeat", id: idOf(result.order) };
       case "refused":
+        if (result.refusal.kind === "ref_mismatch") {
+          return {
+            kind: "refused",
+            refusal: { ...result.refusal, orderId: idOf(result.refusal.orderId) },
+          };
+        }
         return result;
       case "canceled": {
         const executions = [...(read.storedExecutions.get(result.orderId) ?? [])];

@@ -1,11 +1,13 @@
 /**
  * Round trip 1 of a batch (src/db/book_batch.ts), under the book locks: the first page of each
  * side of the books the batch's orders meet, the balances of the accounts that buy, the
- * positions of the accounts that sell, the orders named by cancels and their executions; and
- * the further pages the decision asks for. Reads only; the apply step is in book_batch.ts.
+ * positions of the accounts that sell, the orders named by cancels and their executions, the
+ * orders that hold the references the batch's orders carry; and the further pages the decision
+ * asks for. Reads only; the apply step is in book_batch.ts.
  */
-import type { BatchOp, CancelTarget } from "../exchange/batch_types.ts";
-import { type Decimal, decimalFromDatabase, formatDecimal } from "../exchange/decimal.ts";
+import { type BatchOp, type CancelTarget, refKey, type RefOwner } from "../exchange/batch_types.ts";
+import type { SelfTradeMode, TimeInForce } from "../exchange/order_options.ts";
+import { abs, type Decimal, decimalFromDatabase, formatDecimal } from "../exchange/decimal.ts";
 import type { RestingOrder, Side } from "../exchange/matching.ts";
 import type { Sql } from "./database.ts";
 import { pgArray } from "./pg_array.ts";
@@ -44,6 +46,7 @@ export interface ReadState {
     books: Map<string, ReadBook>;
     balances: Map<string, Decimal>;
     cancelTargets: Map<bigint, CancelTarget>;
+    storedRefs?: Map<string, RefOwner>;
   };
   now: string;
   /** Every order id drawn after round trip 1 is larger: where to look for the batch's orders. */
@@ -73,6 +76,7 @@ export async function readUnderLock(
   const buyers = new Set<string>();
   const sellers: Array<[string, string]> = [];
   const cancelIds: string[] = [];
+  const refs: Array<[string, string]> = [];
   /** Per book: orders of the batch that meet its sell side (buys) and its buy side (sells). */
   const meeting = new Map<string, { sell: number; buy: number }>();
   for (const op of ops) {
@@ -86,6 +90,9 @@ export async function readUnderLock(
     } else {
       sellers.push([op.accountId, op.sym]);
       count.buy++;
+    }
+    if (op.kind === "order" && op.ref !== undefined) {
+      refs.push([op.accountId, op.ref]);
     }
   }
   const syms = [...meeting.keys()].sort();
@@ -106,6 +113,7 @@ export async function readUnderLock(
     buys: readFirstPages(tx, "buy", buyPages),
     cancelTargets: readCancelTargets(tx, cancelIds),
     cancelExecutions: readCancelExecutions(tx, cancelIds),
+    refOwners: readRefOwners(tx, refs),
   });
   const books = new Map<string, ReadBook>();
   for (const sym of syms) {
@@ -157,8 +165,24 @@ export async function readUnderLock(
     }
   }
   const first = rows.symbols[0];
+  const input: ReadState["input"] = { ops, books, balances, cancelTargets };
+  if (refs.length > 0) {
+    input.storedRefs = new Map();
+    for (const row of rows.refOwners) {
+      const amount = decimalFromDatabase(row.amount as string);
+      input.storedRefs.set(refKey(row.account_id as string, row.client_ref as string), {
+        order: BigInt(row.id as string),
+        sym: row.sym as string,
+        side: amount.units > 0n ? "buy" : "sell",
+        shares: abs(amount),
+        limit: decimalFromDatabase(row.limit_price as string),
+        tif: row.time_in_force as TimeInForce,
+        stp: row.self_trade as SelfTradeMode,
+      });
+    }
+  }
   return {
-    input: { ops, books, balances, cancelTargets },
+    input,
     now: first !== undefined ? String(first.now) : "0",
     idFloor: first !== undefined ? first.id_floor as string : "0",
     storedExecutions,
@@ -257,6 +281,25 @@ function readCancelExecutions(tx: Sql, cancelIds: readonly string[]): Promise<Ro
              WHERE buy_order_id = ANY(${pgArray(cancelIds)}::bigint[])
                 OR sell_order_id = ANY(${pgArray(cancelIds)}::bigint[])
              ORDER BY id`.execute();
+}
+
+/**
+ * The accepted orders that hold the references of the batch's orders: `[account, ref]`. Not
+ * locked: an order's reference and values never change once stored, and one stored by a
+ * concurrent batch after this read is caught by the unique index when this batch inserts.
+ */
+function readRefOwners(tx: Sql, refs: ReadonlyArray<[string, string]>): Promise<Row[]> {
+  if (refs.length === 0) {
+    return noRows();
+  }
+  return tx`SELECT o.id, o.account_id, o.client_ref, o.sym, o.amount, o.limit_price,
+                   o.time_in_force, o.self_trade
+             FROM unnest(${pgArray(refs.map(([id]) => id))}::text[],
+                         ${
+    pgArray(refs.map(([, ref]) => ref))
+  }::text[]) AS r(account_id, client_ref)
+             JOIN orders AS o ON o.account_id = r.account_id AND o.client_ref = r.client_ref`
+    .execute();
 }
 
 /** Puts each book's first page of one side, as read, into `books`. */

@@ -97,6 +97,16 @@ export function isUniqueViolation(error: unknown): boolean {
   return codeOf(error) === "23505";
 }
 
+/**
+ * Another transaction stored an order with one of the batch's client references after the batch
+ * read them (migrations/008, the unique index `orders_client_ref`): decide the batch again, and
+ * it answers that order instead of placing a second one.
+ */
+export function isRefTaken(error: unknown): boolean {
+  return isUniqueViolation(error) &&
+    (error as { constraint_name?: unknown }).constraint_name === "orders_client_ref";
+}
+
 /** SQLSTATE raised by `exchange_apply_batch` when a balance changed after it was read. */
 export const STALE_BALANCE = "EX002";
 

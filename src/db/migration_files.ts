@@ -11,6 +11,7 @@ import m004 from "../../migrations/004_autovacuum.sql" with { type: "text" };
 import m005 from "../../migrations/005_apply_batch.sql" with { type: "text" };
 import m006 from "../../migrations/006_commit_record.sql" with { type: "text" };
 import m007 from "../../migrations/007_executions_checked_once.sql" with { type: "text" };
+import m008 from "../../migrations/008_order_instructions.sql" with { type: "text" };
 
 /** File name -> SQL text, for every file of `migrations/`. */
 export const MIGRATION_FILES: ReadonlyMap<string, string> = new Map([
@@ -21,4 +22,5 @@ export const MIGRATION_FILES: ReadonlyMap<string, string> = new Map([
   ["005_apply_batch.sql", m005],
   ["006_commit_record.sql", m006],
   ["007_executions_checked_once.sql", m007],
+  ["008_order_instructions.sql", m008],
 ]);

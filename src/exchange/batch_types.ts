@@ -5,6 +5,7 @@
  */
 import type { Decimal } from "./decimal.ts";
 import type { RestingOrder, Side } from "./matching.ts";
+import type { SelfTradeMode, TimeInForce } from "./order_options.ts";
 import type { Refusal } from "./refusal.ts";
 
 /**
@@ -19,7 +20,10 @@ export function isNewOrderRef(ref: bigint): boolean {
   return ref >= NEW_ORDER_BASE;
 }
 
-/** A new order, validated: side and shares (positive) and limit. */
+/**
+ * A new order, validated: side and shares (positive) and limit; and the optional instructions of
+ * src/exchange/order_options.ts (absent: GTC, self-trades settle, no reference).
+ */
 export interface BatchOrder {
   readonly kind: "order";
   readonly sym: string;
@@ -27,6 +31,34 @@ export interface BatchOrder {
   readonly side: Side;
   readonly shares: Decimal;
   readonly limit: Decimal;
+  readonly tif?: TimeInForce;
+  readonly stp?: SelfTradeMode;
+  readonly ref?: string;
+}
+
+/** True if the order carries any instruction beyond the specification's (its answer says more). */
+export function isDetailedOrder(op: BatchOrder): boolean {
+  return op.tif !== undefined || op.stp !== undefined || op.ref !== undefined;
+}
+
+/** The key of an account's order reference, in {@link BatchInput.storedRefs}. */
+export function refKey(accountId: string, ref: string): string {
+  return `${accountId}/${ref}`;
+}
+
+/**
+ * An accepted order that carries a reference, as stored (or as placed earlier in the batch: then
+ * `order` is {@link NEW_ORDER_BASE}-based). A later order with the same account and reference is
+ * a repeat of it if every value is the same, else refused.
+ */
+export interface RefOwner {
+  readonly order: bigint;
+  readonly sym: string;
+  readonly side: Side;
+  readonly shares: Decimal;
+  readonly limit: Decimal;
+  readonly tif: TimeInForce;
+  readonly stp: SelfTradeMode;
 }
 
 /** A cancel of a stored order of `accountId`, on the book of `sym` (the order's symbol). */
@@ -77,6 +109,11 @@ export interface BatchInput {
   readonly balances: ReadonlyMap<string, Decimal>;
   /** The stored orders named by cancels (absent: no such order of that account here). */
   readonly cancelTargets: ReadonlyMap<bigint, CancelTarget>;
+  /**
+   * The stored orders that hold the references the batch's orders carry, by {@link refKey}
+   * (absent: not used yet; the whole map absent: no order of the batch carries one).
+   */
+  readonly storedRefs?: ReadonlyMap<string, RefOwner>;
 }
 
 /** A trade between a buy and a sell; order refs may be {@link NEW_ORDER_BASE}-based. */
@@ -89,7 +126,14 @@ export interface BatchExecution {
 
 /** The answer of one operation. */
 export type OpResult =
-  | { readonly kind: "opened"; readonly ordinal: number }
+  | {
+    readonly kind: "opened";
+    readonly ordinal: number;
+    /** Set for an order with instructions beyond the specification's: its answer shows these. */
+    readonly detail?: OpenedDetail;
+  }
+  /** An order whose reference an accepted order of the account already has, with its values. */
+  | { readonly kind: "repeat"; readonly order: bigint }
   | {
     readonly kind: "canceled";
     readonly orderId: bigint;
@@ -99,7 +143,18 @@ export type OpResult =
   }
   | { readonly kind: "refused"; readonly refusal: Refusal };
 
-/** An order the batch creates, with what is open once the whole batch has run. */
+/** An opened order's state right after its own decision: what it canceled at once, its fills. */
+export interface OpenedDetail {
+  /** What it left resting in the book, or zero. */
+  readonly open: Decimal;
+  /** Its rest, canceled at once (IOC, self-trade prevention), or zero. */
+  readonly canceled: Decimal;
+  /** Its fills are the decision's `executions[executionsFrom .. executionsTo - 1]`. */
+  readonly executionsFrom: number;
+  readonly executionsTo: number;
+}
+
+/** An order the batch creates, with what is open (and canceled) once the whole batch has run. */
 export interface NewOrderRecord {
   readonly sym: string;
   readonly accountId: string;
@@ -107,6 +162,11 @@ export interface NewOrderRecord {
   readonly shares: Decimal;
   readonly limit: Decimal;
   open: Decimal;
+  /** Canceled by the batch (IOC, FOK's nothing, self-trade prevention), or zero. */
+  canceled: Decimal;
+  readonly tif: TimeInForce;
+  readonly stp: SelfTradeMode;
+  readonly ref: string | undefined;
 }
 
 /** A stored order's state once the whole batch has run. */

@@ -7,6 +7,7 @@
  */
 import type { BatchDecision } from "./batch_types.ts";
 import { type Decimal, isPositive, negate } from "./decimal.ts";
+import type { SelfTradeMode, TimeInForce } from "./order_options.ts";
 
 /**
  * A balance the decision relied on, as it read it: the apply call checks it under the account
@@ -25,6 +26,12 @@ export interface NewOrderWrite {
   readonly limit: Decimal;
   /** What stays open once the whole batch has run. */
   readonly open: Decimal;
+  /** What the batch canceled of it (IOC, self-trade prevention), or zero. */
+  readonly canceled: Decimal;
+  readonly tif: TimeInForce;
+  readonly stp: SelfTradeMode;
+  /** The client's reference, unique per account (the database's unique index holds it). */
+  readonly ref: string | undefined;
 }
 
 /** A stored order's new open and newly canceled shares. */
@@ -107,6 +114,10 @@ export function batchWrites(syms: readonly string[], decision: BatchDecision): B
       amount: order.side === "buy" ? order.shares : negate(order.shares),
       limit: order.limit,
       open: order.open,
+      canceled: order.canceled,
+      tif: order.tif,
+      stp: order.stp,
+      ref: order.ref,
     })),
     changedOrders: [...decision.storedChanges].map(([id, change]) => ({
       id,

@@ -23,6 +23,18 @@
  * fills more is decided whole, and then nothing after it is. So a deep sweep runs in a batch of
  * its own, and the other books' operations are never held in its transaction (issue 19: in one
  * bench run, 4 of the 8 orders of another book waited the whole 2.9 s of a 60,000-row sweep).
+ *
+ * The optional instructions of an order (issue 20, src/exchange/order_options.ts) fit the same
+ * sequence, each at one point of an order's decision:
+ * - a reference already held by an accepted order of the account (stored, or placed earlier in
+ *   the batch) answers that order (`repeat`) before anything is checked or matched;
+ * - self-trade prevention acts inside the match, on the resting orders of the order's own account
+ *   that it would trade with; those it cancels are marked dead at once (a resumed match skips
+ *   them) and settled with the order;
+ * - once the match is complete (every page it needs read), a fill-or-kill order that did not
+ *   fill completely is undone exactly like an order over the rows bound (its fills and the
+ *   resting orders it canceled live again, the side rewound) and refused; an IOC order, or one
+ *   stopped by `cancel-newest`, is settled with its rest canceled instead of resting.
  */
 import { assert } from "./assert.ts";
 import { add, compare, type Decimal, isPositive, multiply, subtract, ZERO } from "./decimal.ts";
@@ -34,10 +46,13 @@ import {
   type BatchExecution,
   type BatchInput,
   type BatchOrder,
+  isDetailedOrder,
   type NeedPage,
   NEW_ORDER_BASE,
   type NewOrderRecord,
   type OpResult,
+  refKey,
+  type RefOwner,
   type StoredBook,
   type StoredOrderChange,
 } from "./batch_types.ts";
@@ -64,6 +79,10 @@ interface Matching {
   /** Where the side it fills against started, and each fill's prior state: to undo it. */
   readonly mark: SideMark;
   readonly undo: Array<{ entry: Entry<NewOrderRecord>; open: Decimal; change: Decimal | null }>;
+  /** Resting orders of its own account that it cancels (`cancel-oldest`), with what each had open. */
+  readonly selfCanceled: Array<{ entry: Entry<NewOrderRecord>; open: Decimal }>;
+  /** It met an order of its own account with `cancel-newest`: no more matching, its rest cancels. */
+  stopped: boolean;
   /** The account whose balance this order was the first to rely on, if any. */
   readonly relied: string | undefined;
 }
@@ -87,11 +106,14 @@ export class BatchDecider {
   readonly #cash = new Map<string, Decimal>();
   readonly #shares = new Map<string, Map<string, Decimal>>();
   readonly #reliedBalances = new Map<string, Decimal>();
+  /** References taken, by `refKey`: the stored ones read, then those of the batch's orders. */
+  readonly #refs: Map<string, RefOwner>;
 
   constructor(input: BatchInput, limits: DecisionLimits) {
     assert(limits.rowsMax >= 1, "a batch must be allowed to fill at least one row");
     this.#input = input;
     this.#rowsMax = limits.rowsMax;
+    this.#refs = new Map(input.storedRefs ?? []);
     for (const [sym, stored] of input.books) {
       this.#books.set(sym, this.#workingBook(stored));
     }
@@ -167,7 +189,22 @@ export class BatchDecider {
         if (needed !== undefined) {
           return needed;
         }
-        this.#settle(this.#matching);
+        const { op, remaining } = this.#matching;
+        if (op.tif === "FOK" && isPositive(remaining)) {
+          // Killed: nothing of it happened. The balance its funds check read still decided the
+          // answer (enough funds, so this refusal rather than that one): it stays relied on.
+          this.#unmatch(this.#matching, { keepRelied: true });
+          this.#results.push({
+            kind: "refused",
+            refusal: {
+              kind: "fill_or_kill",
+              filled: subtract(op.shares, remaining),
+              shares: op.shares,
+            },
+          });
+        } else {
+          this.#settle(this.#matching);
+        }
         this.#matching = undefined;
       }
       if (this.#next >= this.#input.ops.length || this.#rowsSwept > this.#rowsMax) {
@@ -238,8 +275,23 @@ export class BatchDecider {
     };
   }
 
-  /** Checks funds or shares; an accepted order starts matching, a refused one is answered. */
+  /**
+   * Answers a repeated reference; else checks funds or shares: an accepted order starts
+   * matching, a refused one is answered.
+   */
   #start(op: BatchOrder): void {
+    if (op.ref !== undefined) {
+      const owner = this.#refs.get(refKey(op.accountId, op.ref));
+      if (owner !== undefined) {
+        this.#results.push(
+          sameOrder(owner, op) ? { kind: "repeat", order: owner.order } : {
+            kind: "refused",
+            refusal: { kind: "ref_mismatch", ref: op.ref, orderId: owner.order },
+          },
+        );
+        return;
+      }
+    }
     const book = this.#books.get(op.sym)!;
     if (!book.stored.exists) {
       this.#results.push({ kind: "refused", refusal: { kind: "unknown_symbol", sym: op.sym } });
@@ -282,6 +334,8 @@ export class BatchDecider {
       remaining: op.shares,
       mark: other.mark(),
       undo: [],
+      selfCanceled: [],
+      stopped: false,
       relied,
     };
   }
@@ -293,7 +347,13 @@ export class BatchDecider {
   #match(matching: Matching): NeedPage | "over_bound" | undefined {
     const { op } = matching;
     const other = this.#sideMet(op);
-    const matched = matchOrder(op.side, op.limit, matching.remaining, other.known());
+    const matched = matchOrder(
+      op.side,
+      op.limit,
+      matching.remaining,
+      other.known(),
+      op.stp === undefined ? undefined : { accountId: op.accountId, mode: op.stp },
+    );
     for (const fill of matched.fills) {
       const entry = fill.resting as Entry<NewOrderRecord>;
       matching.undo.push({
@@ -310,20 +370,38 @@ export class BatchDecider {
       }
       matching.fills.push(fill);
     }
+    for (const resting of matched.selfCanceled) {
+      // Dead from now on, so that a match resumed after a page passes it over; its cancellation
+      // is written when the order settles (and undone with the order if it is killed).
+      const entry = resting as Entry<NewOrderRecord>;
+      matching.selfCanceled.push({ entry, open: entry.open });
+      entry.open = ZERO;
+    }
+    matching.stopped = matched.stopped;
     matching.remaining = matched.remaining;
-    if (this.#results.length > 0 && this.#rowsSwept + matching.fills.length > this.#rowsMax) {
+    const rows = matching.fills.length + matching.selfCanceled.length;
+    if (this.#results.length > 0 && this.#rowsSwept + rows > this.#rowsMax) {
       return "over_bound";
     }
     // Shares left means the known rows ran out or the next one does not cross; in the second
     // case no unread row crosses either (each is behind the last row read, so no better).
-    if (isPositive(matching.remaining) && other.unreadMayCross(op.side, op.limit)) {
+    if (
+      !matching.stopped && isPositive(matching.remaining) &&
+      other.unreadMayCross(op.side, op.limit)
+    ) {
       return { kind: "need_page", sym: op.sym, side: other.side };
     }
     return undefined;
   }
 
-  /** Undoes an order's fills so far, latest first: the side is as it was before the order. */
-  #unmatch(matching: Matching): void {
+  /**
+   * Undoes an order's fills and self-trade cancels so far, latest first: the side is as it was
+   * before the order. `keepRelied`: the balance it read still counts as relied on.
+   */
+  #unmatch(matching: Matching, options: { keepRelied: boolean } = { keepRelied: false }): void {
+    for (const { entry, open } of matching.selfCanceled) {
+      entry.open = open;
+    }
     for (const { entry, open, change } of matching.undo.reverse()) {
       entry.open = open;
       if (entry.record !== undefined) {
@@ -336,20 +414,30 @@ export class BatchDecider {
     }
     const { op } = matching;
     this.#sideMet(op).rewind(matching.mark);
-    if (matching.relied !== undefined) {
+    if (matching.relied !== undefined && !options.keepRelied) {
       this.#reliedBalances.delete(matching.relied);
     }
   }
 
-  /** The order's match is complete: its cash, shares and executions; it rests what is left. */
+  /**
+   * The order's match is complete: its cash, shares and executions, and the resting orders of
+   * its own account it canceled; it rests what is left, unless its rest is canceled at once (IOC,
+   * FOK, stopped by `cancel-newest`).
+   */
   #settle(matching: Matching): void {
     const { op, fills } = matching;
     const ordinal = this.#newOrders.length;
     const id = NEW_ORDER_BASE + BigInt(ordinal);
+    const cancelRest = op.tif === "IOC" || op.tif === "FOK" || matching.stopped;
     const settlement = settle(
       { id, accountId: op.accountId, side: op.side, shares: op.shares, limit: op.limit },
       fills,
+      cancelRest,
     );
+    for (const { entry, open } of matching.selfCanceled) {
+      this.#cancelResting(op.sym, otherSide(op.side), entry, open);
+    }
+    const executionsFrom = this.#executions.length;
     for (const [account, delta] of settlement.cash) {
       credit(this.#cash, account, delta);
     }
@@ -364,7 +452,7 @@ export class BatchDecider {
         price: execution.price,
       });
     }
-    this.#rowsSwept += fills.length;
+    this.#rowsSwept += fills.length + matching.selfCanceled.length;
     const record: NewOrderRecord = {
       sym: op.sym,
       accountId: op.accountId,
@@ -372,8 +460,23 @@ export class BatchDecider {
       shares: op.shares,
       limit: op.limit,
       open: settlement.incomingOpen,
+      canceled: settlement.incomingCanceled,
+      tif: op.tif ?? "GTC",
+      stp: op.stp ?? "none",
+      ref: op.ref,
     };
     this.#newOrders.push(record);
+    if (op.ref !== undefined) {
+      this.#refs.set(refKey(op.accountId, op.ref), {
+        order: id,
+        sym: op.sym,
+        side: op.side,
+        shares: op.shares,
+        limit: op.limit,
+        tif: record.tif,
+        stp: record.stp,
+      });
+    }
     if (isPositive(record.open)) {
       this.#books.get(op.sym)![op.side].insert({
         id,
@@ -383,7 +486,40 @@ export class BatchDecider {
         record,
       });
     }
-    this.#results.push({ kind: "opened", ordinal });
+    if (isDetailedOrder(op)) {
+      this.#results.push({
+        kind: "opened",
+        ordinal,
+        detail: {
+          open: settlement.incomingOpen,
+          canceled: settlement.incomingCanceled,
+          executionsFrom,
+          executionsTo: this.#executions.length,
+        },
+      });
+    } else {
+      this.#results.push({ kind: "opened", ordinal });
+    }
+  }
+
+  /**
+   * Cancels what a resting order of `side` had open (self-trade prevention), as a `<cancel>`
+   * would: its reservation goes back to its account. The entry is dead already.
+   */
+  #cancelResting(sym: string, side: Side, entry: Entry<NewOrderRecord>, open: Decimal): void {
+    if (entry.record !== undefined) {
+      entry.record.open = ZERO;
+      entry.record.canceled = add(entry.record.canceled, open);
+    } else {
+      const change = this.#changeOf(entry.id, open);
+      change.open = ZERO;
+      change.canceled = add(change.canceled, open);
+    }
+    if (side === "buy") {
+      credit(this.#cash, entry.accountId, multiply(open, entry.limit));
+    } else {
+      credit(this.#sharesOf(sym), entry.accountId, open);
+    }
   }
 
   #decided(): BatchDecision {
@@ -404,4 +540,11 @@ export class BatchDecider {
       reliedBalances: this.#reliedBalances,
     };
   }
+}
+
+/** True if `op` places the same order as the one that holds its reference. */
+function sameOrder(owner: RefOwner, op: BatchOrder): boolean {
+  return owner.sym === op.sym && owner.side === op.side && compare(owner.shares, op.shares) === 0 &&
+    compare(owner.limit, op.limit) === 0 && owner.tif === (op.tif ?? "GTC") &&
+    owner.stp === (op.stp ?? "none");
 }

@@ -8,6 +8,7 @@
  */
 import { assert } from "./assert.ts";
 import { compare, type Decimal, isPositive, isZero, min, subtract, ZERO } from "./decimal.ts";
+import type { SelfTradeMode } from "./order_options.ts";
 
 export type Side = "buy" | "sell";
 
@@ -54,16 +55,27 @@ export function precedes(side: Side, a: RestingOrder, b: RestingOrder): boolean 
  * Fills `remaining` shares of an incoming `side` order at `limit` against `book`, which must
  * be resting orders of the other side in priority order. Returns the fills and what is left.
  * `book` may be lazy: it is read only as far as the match goes (one row past the last fill).
+ *
+ * `selfTrade`: the incoming order's account and its self-trade prevention. A resting order of
+ * that account that would trade is, with `cancel-oldest`, listed in `selfCanceled` and passed
+ * over (the caller cancels it); with `cancel-newest` the match stops there (`stopped`: the
+ * caller cancels what is left of the incoming order). Only orders that would trade are
+ * concerned: the match never reaches one it would not.
  */
 export function matchOrder(
   side: Side,
   limit: Decimal,
   remaining: Decimal,
   book: Iterable<RestingOrder>,
-): { fills: Fill[]; remaining: Decimal } {
+  selfTrade?: { readonly accountId: string; readonly mode: SelfTradeMode },
+): { fills: Fill[]; remaining: Decimal; selfCanceled: RestingOrder[]; stopped: boolean } {
   assert(isPositive(remaining), "an incoming order must have shares left to match");
   const restingSide = otherSide(side);
   const fills: Fill[] = [];
+  const selfCanceled: RestingOrder[] = [];
+  let stopped = false;
+  const mode = selfTrade?.mode ?? "none";
+  const self = selfTrade?.accountId;
   let left = remaining;
   let previous: RestingOrder | undefined;
   for (const resting of book) {
@@ -76,10 +88,18 @@ export function matchOrder(
     if (isZero(left) || !crosses(side, limit, resting.limit)) {
       break;
     }
+    if (mode !== "none" && resting.accountId === self) {
+      if (mode === "cancel-newest") {
+        stopped = true;
+        break;
+      }
+      selfCanceled.push(resting);
+      continue;
+    }
     const shares = min(left, resting.open);
     fills.push({ resting, shares, price: resting.limit });
     left = subtract(left, shares);
   }
   assert(compare(left, ZERO) >= 0, "matched more shares than the order holds");
-  return { fills, remaining: left };
+  return { fills, remaining: left, selfCanceled, stopped };
 }

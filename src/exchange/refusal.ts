@@ -17,4 +17,8 @@ export type Refusal =
   /** No such order for this account (also for another account's order: ids stay secret). */
   | { readonly kind: "unknown_order" }
   /** The order is fully executed or already canceled. */
-  | { readonly kind: "nothing_open" };
+  | { readonly kind: "nothing_open" }
+  /** A fill-or-kill order could fill only `filled` of its `shares` at once: nothing happened. */
+  | { readonly kind: "fill_or_kill"; readonly filled: Decimal; readonly shares: Decimal }
+  /** The account's order `orderId` already has this reference, with other values. */
+  | { readonly kind: "ref_mismatch"; readonly ref: string; readonly orderId: bigint };

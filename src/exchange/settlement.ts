@@ -7,6 +7,9 @@
  *   seller price x shares and refunds the buyer (limit - price) x shares.
  * - A sell reserves its shares from the seller's position when it opens; each fill credits the
  *   buyer with the shares. A resting buy always trades at its own limit, so it gets no refund.
+ * - An order whose rest is canceled at once (IOC, FOK, self-trade prevention) is settled as a
+ *   limit order placed and then canceled: the rest's reservation comes back, exactly as a
+ *   `<cancel>` would give it back.
  */
 import { add, type Decimal, isZero, multiply, negate, subtract, ZERO } from "./decimal.ts";
 import type { Fill, Side } from "./matching.ts";
@@ -34,8 +37,10 @@ export interface Settlement {
   readonly cash: Map<string, Decimal>;
   /** Shares of the order's symbol added to (or taken from) each account's position. */
   readonly shares: Map<string, Decimal>;
-  /** The incoming order's open amount after matching. */
+  /** The incoming order's open amount after matching (zero if its rest was canceled). */
   readonly incomingOpen: Decimal;
+  /** The incoming order's rest, canceled at once (zero unless `cancelRest`). */
+  readonly incomingCanceled: Decimal;
   readonly executions: readonly ExecutionRecord[];
 }
 
@@ -57,8 +62,11 @@ export function reservation(order: Pick<NewOrder, "side" | "shares" | "limit">):
   return order.side === "buy" ? multiply(order.shares, order.limit) : order.shares;
 }
 
-/** Computes the net effect of opening `order` and executing `fills`. */
-export function settle(order: NewOrder, fills: readonly Fill[]): Settlement {
+/**
+ * Computes the net effect of opening `order` and executing `fills`; `cancelRest`: what does not
+ * fill is canceled at once instead of resting.
+ */
+export function settle(order: NewOrder, fills: readonly Fill[], cancelRest = false): Settlement {
   const cash = new Map<string, Decimal>();
   const shares = new Map<string, Decimal>();
   const executions: ExecutionRecord[] = [];
@@ -93,5 +101,14 @@ export function settle(order: NewOrder, fills: readonly Fill[]): Settlement {
       });
     }
   }
-  return { cash, shares, incomingOpen: open, executions };
+  if (!cancelRest || isZero(open)) {
+    return { cash, shares, incomingOpen: open, incomingCanceled: ZERO, executions };
+  }
+  // The rest's reservation comes back, as a cancel of a resting order gives it back.
+  if (order.side === "buy") {
+    credit(cash, order.accountId, multiply(open, order.limit));
+  } else {
+    credit(shares, order.accountId, open);
+  }
+  return { cash, shares, incomingOpen: ZERO, incomingCanceled: open, executions };
 }

@@ -4,6 +4,13 @@
  */
 import { type Decimal, isPositive, isZero, parseDecimal } from "./decimal.ts";
 import { DECIMAL_FRACTION_DIGITS_MAX, DECIMAL_INTEGER_DIGITS_MAX } from "./decimal.ts";
+import {
+  ORDER_REF_LENGTH_MAX,
+  SELF_TRADE_MODES,
+  type SelfTradeMode,
+  type TimeInForce,
+  TIMES_IN_FORCE,
+} from "./order_options.ts";
 
 /** Longest account id accepted, in digits. */
 export const ACCOUNT_ID_DIGITS_MAX = 32;
@@ -122,4 +129,52 @@ export function checkLimitPrice(raw: string | undefined): Checked<Decimal> {
     return refuse("Limit must be greater than zero");
   }
   return checked;
+}
+
+/** `tif`: absent is GTC, the specification's order. */
+export function checkTimeInForce(raw: string | undefined): Checked<TimeInForce> {
+  if (raw === undefined) {
+    return ok("GTC");
+  }
+  const found = TIMES_IN_FORCE.find((tif) => tif === raw);
+  if (found === undefined) {
+    return refuse(`Time in force must be GTC, IOC or FOK, got ${JSON.stringify(raw)}`);
+  }
+  return ok(found);
+}
+
+/** `stp`: absent is none, the specification's rule (self-trades settle). */
+export function checkSelfTradeMode(raw: string | undefined): Checked<SelfTradeMode> {
+  if (raw === undefined) {
+    return ok("none");
+  }
+  const found = SELF_TRADE_MODES.find((mode) => mode === raw);
+  if (found === undefined) {
+    return refuse(
+      `Self-trade prevention must be none, cancel-newest or cancel-oldest, got ${
+        JSON.stringify(raw)
+      }`,
+    );
+  }
+  return ok(found);
+}
+
+const ORDER_REF = /^[A-Za-z0-9._:-]+$/;
+
+/**
+ * `ref`: a client's own name for an order, unique per account; absent is no reference. Plain
+ * ASCII so that it is echoed and compared byte for byte, whatever the client's XML escaping.
+ */
+export function checkOrderRef(raw: string | undefined): Checked<string | undefined> {
+  if (raw === undefined) {
+    return ok(undefined);
+  }
+  if (raw.length === 0 || raw.length > ORDER_REF_LENGTH_MAX || !ORDER_REF.test(raw)) {
+    return refuse(
+      `Ref must be 1 to ${ORDER_REF_LENGTH_MAX} ASCII letters, digits, '.', '_', ':' or '-', got ${
+        JSON.stringify(raw)
+      }`,
+    );
+  }
+  return ok(raw);
 }

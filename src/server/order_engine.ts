@@ -31,9 +31,11 @@
  *
  * Failures: a deadlock or serialization failure reruns the batch (the transaction helper); a
  * balance changed by another transaction between read and lock reruns it with those accounts
- * locked first; a statement that fails on a live connection for any other reason (a CHECK
- * violation: our own bug) runs the batch's operations again one per transaction, in arrival
- * order, so that one bad operation never takes its neighbours down. A batch whose COMMIT was
+ * locked first; a client reference stored by another transaction after the batch read the
+ * references (the unique index) reruns it, and the rerun answers that order; a statement that
+ * fails on a live connection for any other reason (a CHECK violation: our own bug) runs the
+ * batch's operations again one per transaction, in arrival order, so that one bad operation
+ * never takes its neighbours down. A batch whose COMMIT was
  * sent is never run again nor split: the helper answers it from what PostgreSQL says happened
  * (committed, aborted, or in doubt past the resolve deadline), and a failure after it committed
  * (building answers, an observer) never turns into a rerun. A database that cannot be reached
@@ -50,7 +52,7 @@ import type { BatchOpOutcome, BatchReport } from "../db/book_batch.ts";
 import { BatchCutError, runBookBatch } from "../db/book_batch.ts";
 import type { Database } from "../db/database.ts";
 import { DeadlineError } from "../db/connection_pool.ts";
-import { isRetryable, isStaleBalance, isTimeout, isUnavailable } from "../db/errors.ts";
+import { isRefTaken, isRetryable, isStaleBalance, isTimeout, isUnavailable } from "../db/errors.ts";
 import { CommittedAnswerError, OutcomeUnknownError } from "../db/transaction.ts";
 
 /** What an operation submitted to the engine gets back. */
@@ -118,6 +120,8 @@ export interface EngineStats {
   splitBatches: number;
   /** Operations a batch took but left to the next one, having reached `batchRowsMax`. */
   deferredOperations: number;
+  /** Batches decided again because another stored one of their client references first. */
+  refReruns: number;
 }
 
 export class OrderEngine {
@@ -139,6 +143,7 @@ export class OrderEngine {
     staleReruns: 0,
     splitBatches: 0,
     deferredOperations: 0,
+    refReruns: 0,
   };
 
   constructor(db: Database, options: OrderEngineOptions) {
@@ -439,6 +444,12 @@ export class OrderEngine {
           },
         });
       } catch (error) {
+        if (isRefTaken(error) && rerun < this.#db.retriesMax) {
+          // A batch on another book (or in another process) stored one of this batch's client
+          // references first: deciding again reads it and answers that order.
+          this.stats.refReruns++;
+          continue;
+        }
         if (!isStaleBalance(error) || rerun >= this.#db.retriesMax) {
           throw error;
         }

@@ -5,13 +5,17 @@
  */
 import { AssertionError } from "../exchange/assert.ts";
 import { abs } from "../exchange/decimal.ts";
+import type { BatchOrder } from "../exchange/batch_types.ts";
 import type { Side } from "../exchange/matching.ts";
 import {
   checkAccountId,
   checkLimitPrice,
   checkOrderAmount,
   checkOrderId,
+  checkOrderRef,
+  checkSelfTradeMode,
   checkSymbol,
+  checkTimeInForce,
 } from "../exchange/validation.ts";
 import { accountExists } from "../db/accounts.ts";
 import type { Database } from "../db/database.ts";
@@ -22,6 +26,7 @@ import {
   EMPTY_TRANSACTIONS,
   errorAnswer,
   openedAnswer,
+  openedDetailAnswer,
   type Pairs,
   refusalMessage,
   statusAnswer,
@@ -123,32 +128,7 @@ export class Transactions {
   ): Promise<XmlElement> {
     const echoed = echoFor(child);
     if (child.kind === "order") {
-      const sym = checkSymbol(child.attributes.get("sym"));
-      const amount = checkOrderAmount(child.attributes.get("amount"));
-      const limit = checkLimitPrice(child.attributes.get("limit"));
-      if (!sym.ok) {
-        return errorAnswer(echoed, sym.message);
-      }
-      if (!amount.ok) {
-        return errorAnswer(echoed, amount.message);
-      }
-      if (!limit.ok) {
-        return errorAnswer(echoed, limit.message);
-      }
-      const side: Side = amount.value.units > 0n ? "buy" : "sell";
-      const answer = await this.#engine.submit({
-        kind: "order",
-        sym: sym.value,
-        accountId,
-        side,
-        shares: abs(amount.value),
-        limit: limit.value,
-      }, deadline);
-      return this.#engineAnswer(
-        answer,
-        echoed,
-        (opened) => openedAnswer(sym.value, amount.value, limit.value, opened),
-      );
+      return await this.#order(accountId, child, echoed, deadline);
     }
     const orderId = checkOrderId(child.attributes.get("id"));
     if (!orderId.ok) {
@@ -180,6 +160,86 @@ export class Transactions {
     });
   }
 
+  /**
+   * An `<order>`: validated in the order sym, amount, limit, then the optional tif, stp and ref;
+   * an order with none of those three is the specification's and is answered exactly as it
+   * specifies.
+   */
+  async #order(
+    accountId: string,
+    child: TransactionChild,
+    echoed: Pairs,
+    deadline: number,
+  ): Promise<XmlElement> {
+    const sym = checkSymbol(child.attributes.get("sym"));
+    if (!sym.ok) {
+      return errorAnswer(echoed, sym.message);
+    }
+    const amount = checkOrderAmount(child.attributes.get("amount"));
+    if (!amount.ok) {
+      return errorAnswer(echoed, amount.message);
+    }
+    const limit = checkLimitPrice(child.attributes.get("limit"));
+    if (!limit.ok) {
+      return errorAnswer(echoed, limit.message);
+    }
+    const tif = checkTimeInForce(child.attributes.get("tif"));
+    if (!tif.ok) {
+      return errorAnswer(echoed, tif.message);
+    }
+    const stp = checkSelfTradeMode(child.attributes.get("stp"));
+    if (!stp.ok) {
+      return errorAnswer(echoed, stp.message);
+    }
+    const ref = checkOrderRef(child.attributes.get("ref"));
+    if (!ref.ok) {
+      return errorAnswer(echoed, ref.message);
+    }
+    const side: Side = amount.value.units > 0n ? "buy" : "sell";
+    const instructions = echo(child.attributes, INSTRUCTIONS);
+    let op: BatchOrder = {
+      kind: "order",
+      sym: sym.value,
+      accountId,
+      side,
+      shares: abs(amount.value),
+      limit: limit.value,
+    };
+    // Only instructions the client sent: an order without them is the specification's order.
+    if (child.attributes.has("tif")) {
+      op = { ...op, tif: tif.value };
+    }
+    if (child.attributes.has("stp")) {
+      op = { ...op, stp: stp.value };
+    }
+    if (ref.value !== undefined) {
+      op = { ...op, ref: ref.value };
+    }
+    const answer = await this.#engine.submit(op, deadline);
+    const order = { sym: sym.value, amount: amount.value, limit: limit.value };
+    if (answer.kind === "repeat") {
+      // The order that holds the reference, as a query of it reads it now (after this batch).
+      const status = await this.#statuses.read(
+        { orderId: answer.id.toString(), accountId },
+        deadline,
+      );
+      if (status === undefined) {
+        throw new AssertionError(
+          `order ${answer.id} holds a reference of ${accountId} but is not its`,
+        );
+      }
+      return openedDetailAnswer(order, instructions, answer.id, status, true);
+    }
+    if (answer.kind === "opened" && answer.detail !== undefined) {
+      return openedDetailAnswer(order, instructions, answer.id, answer.detail, false);
+    }
+    return this.#engineAnswer(
+      answer,
+      echoed,
+      (opened) => openedAnswer(sym.value, amount.value, limit.value, opened),
+    );
+  }
+
   /** The answer element of an order or cancel that went through the engine. */
   #engineAnswer(
     answer: EngineAnswer,
@@ -193,6 +253,8 @@ export class Transactions {
         return errorAnswer(echoed, refusalMessage(answer.refusal));
       case "opened":
         return opened(answer.id);
+      case "repeat":
+        throw new AssertionError("a repeated reference reached the plain answer");
       case "canceled":
         return statusAnswer("canceled", echoed, {
           open: undefined,
@@ -206,7 +268,7 @@ export class Transactions {
 function echoFor(child: TransactionChild | UnknownElement): Array<[string, string]> {
   switch (child.kind) {
     case "order":
-      return echo(child.attributes, ["sym", "amount", "limit"]);
+      return echo(child.attributes, ["sym", "amount", "limit", ...INSTRUCTIONS]);
     case "query":
     case "cancel":
       return echo(child.attributes, ["id"]);
@@ -214,3 +276,6 @@ function echoFor(child: TransactionChild | UnknownElement): Array<[string, strin
       return [...child.attributes];
   }
 }
+
+/** The optional attributes of `<order>` beyond the specification's, in the order they are written. */
+const INSTRUCTIONS = ["tif", "stp", "ref"];

@@ -57,6 +57,12 @@ export function refusalMessage(refusal: Refusal): string {
       return UNKNOWN_ORDER;
     case "nothing_open":
       return NOTHING_OPEN;
+    case "fill_or_kill":
+      return `Fill or kill: only ${formatDecimal(refusal.filled)} of ${
+        formatDecimal(refusal.shares)
+      } shares could fill at once; nothing was done`;
+    case "ref_mismatch":
+      return `Ref ${refusal.ref} was already used by order ${refusal.orderId} with other values`;
   }
 }
 
@@ -85,6 +91,32 @@ export function openedAnswer(sym: string, amount: Decimal, limit: Decimal, id: b
   ]);
 }
 
+/**
+ * `<opened sym amount limit [tif] [stp] [ref] id [repeated]>` holding the order's state, for an
+ * order that carries instructions beyond the specification's (`instructions`, as sent): its
+ * state right after it ran, or, `repeated`, the state of the order that already held its
+ * reference, as a `<query>` of it would show it.
+ */
+export function openedDetailAnswer(
+  order: { readonly sym: string; readonly amount: Decimal; readonly limit: Decimal },
+  instructions: Pairs,
+  id: bigint,
+  status: StatusView,
+  repeated: boolean,
+): XmlElement {
+  const attributes: Array<readonly [string, string]> = [
+    ["sym", order.sym],
+    ["amount", formatDecimal(order.amount)],
+    ["limit", formatDecimal(order.limit)],
+    ...instructions,
+    ["id", id.toString()],
+  ];
+  if (repeated) {
+    attributes.push(["repeated", "true"]);
+  }
+  return element("opened", attributes, { children: statusChildren(status) });
+}
+
 /** An order's state as `<status>` and `<canceled>` answers show it. */
 export interface StatusView {
   readonly open: string | undefined;
@@ -100,6 +132,11 @@ export function statusAnswer(
   echoed: Pairs,
   status: StatusView,
 ): XmlElement {
+  return element(name, echoed, { children: statusChildren(status) });
+}
+
+/** Open or canceled first, then executions oldest first. */
+function statusChildren(status: StatusView): XmlElement[] {
   const children: XmlElement[] = [];
   if (status.open !== undefined) {
     children.push(element("open", [["shares", status.open]]));
@@ -116,5 +153,5 @@ export function statusAnswer(
       ["time", execution.time],
     ]));
   }
-  return element(name, echoed, { children });
+  return children;
 }

@@ -48,3 +48,12 @@ Deno.test("parseBenchOptions bounds the deep book and the shared accounts", () =
   strictEqual(d.sharedAccounts, 4);
   throws(() => parse("--shared-accounts", "0"), UsageError);
 });
+
+Deno.test("parseBenchOptions takes an immediate share from 0 to 1", () => {
+  strictEqual(parse().immediateShare, 0);
+  strictEqual(parse("--immediate-share", "0.25").immediateShare, 0.25);
+  strictEqual(parse("--immediate-share", "1").immediateShare, 1);
+  throws(() => parse("--immediate-share", "1.5"), UsageError);
+  throws(() => parse("--immediate-share", ".5"), UsageError);
+  throws(() => parse("--immediate-share=-0.1"), UsageError);
+});

@@ -39,3 +39,35 @@ Deno.test("TraderWorkload on one account names it in every request", () => {
   }
   throws(() => new TraderWorkload([], ["BX0"], "orders", 1), RangeError);
 });
+
+Deno.test("TraderWorkload with an immediate share sends crossing orders as IOC or FOK and reads their answers", () => {
+  const classic = new TraderWorkload(["7"], ["BX0"], "orders", 3);
+  const immediate = new TraderWorkload(["7"], ["BX0"], "orders", 3, { immediateShare: 0.5 });
+  const tifs = new Map<string, number>();
+  for (let i = 0; i < 400; i++) {
+    ok(!classic.next().xml.includes("tif="), "no share: the classic mix");
+    const request = immediate.next();
+    const tif = /tif="([A-Z]+)"/.exec(request.xml)?.[1];
+    if (tif !== undefined) {
+      tifs.set(tif, (tifs.get(tif) ?? 0) + 1);
+      strictEqual(request.passive[0], false, `a resting order never carries a tif: ${request.xml}`);
+    }
+  }
+  // About 400 x 0.5 crossing x 0.5 share, half each.
+  ok((tifs.get("IOC") ?? 0) > 25 && (tifs.get("FOK") ?? 0) > 25, JSON.stringify([...tifs]));
+  // An IOC's answer holds its fills and canceled rest; a killed FOK is an expected refusal.
+  const request = immediate.next();
+  const check = immediate.observe(
+    request,
+    `<results><opened sym="BX0" amount="3" limit="112" tif="IOC" id="9"><canceled shares="1" ` +
+      `time="1"/><executed shares="2" price="101" time="1"/></opened></results>`,
+  );
+  strictEqual(check.errors, 0, check.messages.join("; "));
+  const killed = immediate.observe(
+    request,
+    `<results><error sym="BX0" amount="3" limit="112" tif="FOK">Fill or kill: only 2 of 3 ` +
+      `shares could fill at once; nothing was done</error></results>`,
+  );
+  strictEqual(killed.errors, 0, killed.messages.join("; "));
+  strictEqual(killed.refusals, 1);
+});

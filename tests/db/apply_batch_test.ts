@@ -1,7 +1,7 @@
 /**
- * exchange_apply_batch's own check of execution references (migrations/007), which replaced
- * the executions table's foreign keys: an execution must name an order the same call updated or
- * inserted, or nothing is written.
+ * exchange_apply_batch's own check of execution references (migrations/007, kept by 008), which
+ * replaced the executions table's foreign keys: an execution must name an order the same call
+ * updated or inserted, or nothing is written.
  */
 import { deepStrictEqual, rejects } from "node:assert/strict";
 import type { ReservedSql } from "../../src/db/database.ts";
@@ -19,6 +19,7 @@ async function apply(session: ReservedSql, buys: string[], sells: string[]) {
       SELECT exchange_apply_batch(
         '{X}'::text[], '{1,2}'::text[], '{1}'::text[], '{100}'::numeric[],
         '{X}'::text[], '{1}'::text[], '{1}'::numeric[], '{10}'::numeric[], '{0}'::numeric[],
+        '{0}'::numeric[], '{GTC}'::text[], '{none}'::text[], '{""}'::text[],
         '{1}'::bigint[], '{0}'::numeric[], '{0}'::numeric[],
         ${pgArray(buys)}::bigint[], ${pgArray(sells)}::bigint[],
         ${pgArray(buys.map(() => "1"))}::numeric[], ${pgArray(buys.map(() => "10"))}::numeric[],

@@ -84,6 +84,8 @@ const REFUSALS: Record<Refusal["kind"], Refusal> = {
   },
   unknown_order: { kind: "unknown_order" },
   nothing_open: { kind: "nothing_open" },
+  fill_or_kill: { kind: "fill_or_kill", filled: decimal("3"), shares: decimal("5") },
+  ref_mismatch: { kind: "ref_mismatch", ref: "a-1", orderId: 7n },
 };
 
 function decimal(text: string) {
@@ -205,6 +207,16 @@ async function messagesFromTheWire(): Promise<Set<string>> {
     await text(
       `<transactions id="2"><order sym="SPY" amount="1" limit="5"/>` +
         `<order sym="SPY" amount="-1" limit="5"/></transactions>`,
+    );
+    // <order> instructions (issue 20): invalid values, a fill-or-kill that cannot fill, a ref
+    // used again with other values.
+    await text(
+      `<transactions id="1"><order sym="SPY" amount="1" limit="1" tif="DAY"/>` +
+        `<order sym="SPY" amount="1" limit="1" stp="both"/>` +
+        `<order sym="SPY" amount="1" limit="1" ref="a b"/>` +
+        `<order sym="SPY" amount="1" limit="1" tif="FOK"/>` +
+        `<order sym="SPY" amount="1" limit="1" ref="r1"/>` +
+        `<order sym="SPY" amount="2" limit="1" ref="r1"/></transactions>`,
     );
     // <query> and <cancel>.
     await text(

@@ -31,6 +31,10 @@ Deno.test("batchWrites turns a decision into one typed settlement with its lock 
       shares: d("3"),
       limit: d("10"),
       open: d("0"),
+      canceled: d("0"),
+      tif: "GTC",
+      stp: "none",
+      ref: undefined,
     }],
     storedChanges: new Map([[7n, { open: d("2"), canceled: d("0") }]]),
     executions: [{ buyRef: NEW_ORDER_BASE, sellRef: 7n, shares: d("3"), price: d("10") }],
@@ -42,7 +46,16 @@ Deno.test("batchWrites turns a decision into one typed settlement with its lock 
     syms: ["X"],
     lockIds: ["1", "2"],
     checkedBalances: [{ accountId: "1", balance: "100" }],
-    newOrders: [{ sym: "X", accountId: "1", amount: "3", limit: "10", open: "0" }],
+    newOrders: [{
+      sym: "X",
+      accountId: "1",
+      amount: "3",
+      limit: "10",
+      open: "0",
+      canceled: "0",
+      tif: "GTC",
+      stp: "none",
+    }],
     changedOrders: [{ id: "7", open: "2", canceled: "0" }],
     executions: [{ buyRef: NEW_ORDER_BASE.toString(), sellRef: "7", shares: "3", price: "10" }],
     cash: [{ accountId: "1", delta: "-30" }, { accountId: "2", delta: "30" }],
@@ -63,6 +76,10 @@ Deno.test("batchWrites signs a sell's amount and parts growing from shrinking po
       shares: d("5"),
       limit: d("2.5"),
       open: d("5"),
+      canceled: d("0"),
+      tif: "IOC",
+      stp: "cancel-oldest",
+      ref: "r-1",
     }],
     storedChanges: new Map(),
     executions: [],
@@ -71,7 +88,17 @@ Deno.test("batchWrites signs a sell's amount and parts growing from shrinking po
     reliedBalances: new Map(),
   });
   deepStrictEqual(plain(writes.newOrders), [
-    { sym: "Y", accountId: "4", amount: "-5", limit: "2.5", open: "5" },
+    {
+      sym: "Y",
+      accountId: "4",
+      amount: "-5",
+      limit: "2.5",
+      open: "5",
+      canceled: "0",
+      tif: "IOC",
+      stp: "cancel-oldest",
+      ref: "r-1",
+    },
   ]);
   deepStrictEqual(plain(writes.positionDebits), [{ accountId: "4", sym: "Y", delta: "-5" }]);
   deepStrictEqual(plain(writes.positionCredits), [{ accountId: "5", sym: "X", delta: "1" }]);

@@ -62,3 +62,58 @@ Deno.test("settle of a self-trade nets to no change but the reservation left ope
   deepStrictEqual(s.shares.size, 0);
   deepStrictEqual(formatDecimal(s.cash.get("a")!), "50");
 });
+
+Deno.test("matchOrder with cancel-oldest passes over the account's own crossing orders and lists them", () => {
+  const book = [
+    resting(1, "me", "5", "10"),
+    resting(2, "other", "3", "10"),
+    resting(3, "me", "4", "11"),
+    resting(4, "me", "9", "13"),
+  ];
+  const matched = matchOrder("buy", d("12"), d("6"), book, {
+    accountId: "me",
+    mode: "cancel-oldest",
+  });
+  deepStrictEqual(matched.fills.map((f) => [f.resting.id, formatDecimal(f.shares)]), [[2n, "3"]]);
+  // Order 4 does not cross (13 > 12): it is not canceled.
+  deepStrictEqual(matched.selfCanceled.map((r) => r.id), [1n, 3n]);
+  deepStrictEqual([formatDecimal(matched.remaining), matched.stopped], ["3", false]);
+});
+
+Deno.test("matchOrder with cancel-newest stops at the account's first crossing order", () => {
+  const book = [
+    resting(1, "other", "2", "10"),
+    resting(2, "me", "5", "10"),
+    resting(3, "x", "9", "10"),
+  ];
+  const matched = matchOrder("buy", d("10"), d("6"), book, {
+    accountId: "me",
+    mode: "cancel-newest",
+  });
+  deepStrictEqual(matched.fills.map((f) => f.resting.id), [1n]);
+  deepStrictEqual([formatDecimal(matched.remaining), matched.stopped], ["4", true]);
+  deepStrictEqual(matched.selfCanceled, []);
+  // With `none` the self-trade settles like any other.
+  const none = matchOrder("buy", d("10"), d("6"), book, { accountId: "me", mode: "none" });
+  deepStrictEqual(none.fills.map((f) => f.resting.id), [1n, 2n]);
+});
+
+Deno.test("settle with the rest canceled gives back its reservation as a cancel would", () => {
+  const book = [resting(2, "seller", "3", "9")];
+  const { fills } = matchOrder("buy", d("10"), d("5"), book);
+  const s = settle(
+    { id: 9n, accountId: "buyer", side: "buy", shares: d("5"), limit: d("10") },
+    fills,
+    true,
+  );
+  // Buyer: -50 reserved, +3 refunded ((10 - 9) x 3), +20 for the 2 canceled at 10 = -27.
+  deepStrictEqual(formatDecimal(s.cash.get("buyer")!), "-27");
+  deepStrictEqual([formatDecimal(s.incomingOpen), formatDecimal(s.incomingCanceled)], ["0", "2"]);
+  const sell = settle(
+    { id: 9n, accountId: "seller", side: "sell", shares: d("4"), limit: d("20") },
+    [],
+    true,
+  );
+  // Nothing filled: the 4 shares reserved come back, net nothing.
+  deepStrictEqual([sell.shares.size, formatDecimal(sell.incomingCanceled)], [0, "4"]);
+});

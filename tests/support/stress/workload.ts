@@ -31,6 +31,13 @@ export interface StressOptions {
   seed: number;
   /** Stop after this many requests even if time remains. */
   requestsMax: number;
+  /**
+   * Give a share of the orders instructions (issue 20): `tif` IOC or FOK, `stp="cancel-newest"`,
+   * and `ref`s, some orders sent again as retries (on any connection, so copies race each
+   * other). Only instructions whose cancels the order's own answer reports, so that every
+   * canceled share is still accounted for by an answer.
+   */
+  instructions?: boolean;
 }
 
 /** An order the server answered with `<opened>`: what was requested, and the id it got. */
@@ -71,6 +78,7 @@ const EXPECTED_REFUSALS: ReadonlyArray<[string, RegExp]> = [
   ["Insufficient shares", /^Insufficient shares\b/],
   ["Nothing open to cancel", /nothing open to cancel/i],
   ["Unknown transaction id", /^Unknown transaction id\b/],
+  ["Fill or kill", /^Fill or kill: /],
 ];
 
 const PROBLEMS_KEPT_MAX = 200;
@@ -84,7 +92,7 @@ const SHARES_PER_ACCOUNT = "100";
 
 /** One planned operation of a request, kept to check its answer. */
 type Planned =
-  | { kind: "order"; sym: string; amount: string; limit: string }
+  | { kind: "order"; sym: string; amount: string; limit: string; extra?: string; ref?: string }
   | { kind: "query" | "cancel"; id: string }
   | { kind: "mint"; sym: string; account: string };
 
@@ -116,6 +124,12 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
   };
   // Each account's acknowledged order ids, as cancel and query targets.
   const ordersOf = new Map<string, string[]>(accountIds.map((id) => [id, []]));
+  // Orders sent with a ref, per account (retried now and then); the id each ref was placed as;
+  // answers that said "repeated", checked against those ids once every answer is in.
+  const withRef = new Map<string, Planned[]>(accountIds.map((id) => [id, []]));
+  const refIds = new Map<string, string>();
+  const repeats: Array<{ key: string; id: string; answer: string }> = [];
+  let refs = 0;
 
   await setUp(host, options.port, accountIds, symbols);
 
@@ -139,16 +153,30 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
     const count = int(1, CHILDREN_PER_REQUEST_MAX);
     for (let i = 0; i < count; i++) {
       const roll = random();
-      if (roll < 0.6 || own.length === 0) {
+      const sent = withRef.get(account)!;
+      if (options.instructions === true && roll < 0.06 && sent.length > 0) {
+        planned.push(pick(sent.slice(-10)));
+      } else if (roll < 0.6 || own.length === 0) {
         // 1..20 shares, sometimes with a half; limits 97..103 in steps of 0.25: the book
         // crosses often, so most orders trade against several resting ones.
         const shares = `${int(1, 20)}${random() < 0.2 ? ".5" : ""}`;
-        planned.push({
+        const order: Planned = {
           kind: "order",
           sym: pick(symbols),
           amount: random() < 0.5 ? shares : `-${shares}`,
           limit: centsText(9700 + int(0, 24) * 25),
-        });
+        };
+        if (options.instructions === true && random() < 0.4) {
+          const tif = pick(["", ` tif="IOC"`, ` tif="FOK"`]);
+          const stp = random() < 0.3 ? ` stp="cancel-newest"` : "";
+          const ref = random() < 0.5 ? `${account}-${refs++}` : undefined;
+          order.extra = `${tif}${stp}${ref === undefined ? "" : ` ref="${ref}"`}`;
+          if (ref !== undefined) {
+            order.ref = ref;
+            sent.push(order);
+          }
+        }
+        planned.push(order);
       } else {
         // Recent orders are the ones most likely still open; now and then an old one, or
         // another account's (which must be refused without revealing it).
@@ -165,7 +193,7 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
     }
     const children = planned.map((p) => {
       if (p.kind === "order") {
-        return `<order sym="${p.sym}" amount="${p.amount}" limit="${p.limit}"/>`;
+        return `<order sym="${p.sym}" amount="${p.amount}" limit="${p.limit}"${p.extra ?? ""}/>`;
       }
       if (p.kind === "mint") {
         throw new Error("a mint is a <create>, not part of <transactions>");
@@ -224,6 +252,26 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
           return;
         }
         const id = a.id ?? "";
+        const key = `${account}/${p.ref}`;
+        if (a.repeated === "true") {
+          // The order that holds the ref: checked once every answer is in (the first answer
+          // may still be on its way).
+          repeats.push({ key, id, answer });
+          return;
+        }
+        if (p.ref !== undefined) {
+          if (refIds.has(key)) {
+            problem(`ref ${key} placed twice, as ${refIds.get(key)} and ${id}: ${answer}`);
+            return;
+          }
+          refIds.set(key, id);
+        }
+        // An IOC order's rest, or the rest of one stopped by self-trade prevention, is canceled
+        // at once: its own answer reports it, as a cancel's answer would.
+        const canceledNow = element.children.find((child) => child.name === "canceled");
+        if (canceledNow?.attributes.shares !== undefined) {
+          result.canceled.set(id, canceledNow.attributes.shares);
+        }
         if (!/^[1-9][0-9]*$/.test(id) || result.acknowledged.has(id)) {
           problem(`order acknowledged with a bad or reused id ${JSON.stringify(id)}: ${answer}`);
           return;
@@ -303,6 +351,11 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
     ...Array.from({ length: options.textClients }, textLoop),
   ]);
   result.elapsedMs = performance.now() - started;
+  for (const { key, id, answer } of repeats) {
+    if (refIds.get(key) !== id) {
+      problem(`a repeated ref ${key} answered order ${id}, not ${refIds.get(key)}: ${answer}`);
+    }
+  }
   if (problemCount > result.problems.length) {
     result.problems.push(`... and ${problemCount - result.problems.length} more problems`);
   }
