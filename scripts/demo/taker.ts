@@ -10,11 +10,11 @@ import type { Tally } from "./tally.ts";
 import type { TraderAccount } from "./trader_account.ts";
 
 /**
- * Attributes added to every taker order. When time in force (issue 20, `tif="IOC"`) is on main,
- * this one line becomes `' tif="IOC"'`: the server then cancels the unfilled rest itself, the
- * query in `settle` finds nothing open, and no `<cancel>` is sent. Nothing else changes.
+ * Attributes added to every taker order: immediate-or-cancel (issue 20), so the server cancels
+ * the unfilled rest itself; the query in `settle` then finds nothing open and sends no `<cancel>`
+ * (with `""` the taker's rest would rest until that cancel).
  */
-export const TAKER_ORDER_ATTRIBUTES = "";
+export const TAKER_ORDER_ATTRIBUTES = ' tif="IOC"';
 
 /** Most shares in one taker order (most orders are much smaller, see `planTake`). */
 const TAKER_SHARES_MAX = 300;
