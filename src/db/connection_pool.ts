@@ -46,6 +46,16 @@ export class DeadlineError extends Error {
  */
 export class SilenceError extends DeadlineError {
   override name = "SilenceError";
+  /**
+   * When the network was silent at the latest (a `performance.now()` time): when the lost answer
+   * was sent, or the lost statement. Connections last heard from before then may be silent too.
+   */
+  readonly since: number;
+
+  constructor(message: string, since: number) {
+    super(message);
+    this.since = since;
+  }
 }
 
 /** No pool connection became free before the waiter's deadline. */
@@ -86,6 +96,24 @@ export const STALL_CHECK_MS = 1_000;
  * from a silent network in the fault suite).
  */
 export const ANSWER_LOST_MS = 500;
+/**
+ * The first look at a suspect lease's statement (see {@link Lease.suspect}): soon, because the
+ * second rule of {@link answerLost} needs no waiting of ours, only the session's.
+ */
+export const SUSPECT_LOOK_MS = 50;
+
+/**
+ * Whether a statement we have waited `waitedMs` for lost its way, given that its session has been
+ * waiting for us for `idleMs` (durations, each by its own clock; no clocks are compared). Either
+ * the session answered and has waited {@link ANSWER_LOST_MS} since, while we have waited as long
+ * (the answer was lost), or it has waited for us since {@link ANSWER_LOST_MS} before the statement
+ * was sent (the statement never arrived: a working network delivers it in well under a
+ * millisecond, and a backend reads it at once, a busy machine's scheduling included).
+ */
+export function answerLost(waitedMs: number, idleMs: number): boolean {
+  return (waitedMs >= ANSWER_LOST_MS && idleMs >= ANSWER_LOST_MS) ||
+    idleMs >= waitedMs + ANSWER_LOST_MS;
+}
 /** Attempts to end a destroyed connection's session while its network may still be silent. */
 const TERMINATE_ATTEMPTS_MAX = 10;
 
@@ -311,16 +339,17 @@ export class ConnectionPool {
       poolStats.closedUnderLease++;
     }
     this.#drop(slot, !(error instanceof ConnectionLostError));
-    const waitingSince = lease.waitingSince();
-    if (error instanceof DeadlineError && waitingSince !== undefined) {
-      this.#distrustSilentPeers(slot, waitingSince);
+    const since = error instanceof SilenceError ? error.since : lease.waitingSince();
+    if (error instanceof DeadlineError && since !== undefined) {
+      this.#distrustSilentPeers(slot, since);
     }
     this.#release(slot, lease);
   }
 
   /**
    * A connection that went silent says the network did: the other connections not heard from
-   * since `since` (when the silent one's unanswered statement was sent) share its path. Idle
+   * since `since` (when the network was silent at the latest: the silent one's lost answer or
+   * statement, or its unanswered statement at a deadline) share its path. Idle
    * ones are dropped: a black-holed idle connection would otherwise be lent to the next batch
    * and cost it a stall check (measured in the fault suite: first order served 2 to 5 s after a
    * black hole healed, as batch after batch drew one). Lent ones are looked at sooner
@@ -450,13 +479,13 @@ export class Lease {
     return Promise.race([promise, this.lost]);
   }
 
-  /** Looks at the session once a statement has waited {@link STALL_CHECK_MS}. */
   /**
-   * Another connection of the pool went silent, and this one was lent before that was seen: it
-   * may share that network. From now on its waiting statements are looked at once they have
-   * waited {@link ANSWER_LOST_MS}, not a whole {@link STALL_CHECK_MS} (after a black hole healed,
-   * a batch that drew a black-holed idle connection just before the first one was found silent
-   * held the first served order back by a second, against issue 18's one-second goal).
+   * Another connection of the pool went silent, and this one was not heard from since: it may
+   * share that network. Its waiting statement is looked at {@link SUSPECT_LOOK_MS} after it was
+   * sent, and then every {@link ANSWER_LOST_MS}, instead of after a whole {@link STALL_CHECK_MS}
+   * (after a black hole healed, a batch that drew a black-holed idle connection just before the
+   * first one was found silent held the first served order back by a second, then by half a
+   * second, against issue 18's one-second goal).
    */
   suspect(): void {
     if (this.#suspect || this.#done || this.isLost()) {
@@ -467,7 +496,7 @@ export class Lease {
       clearTimeout(this.#stallTimer);
       this.#stallTimer = undefined;
       const oldest = Math.min(...this.#pending);
-      this.#armStallCheck(Math.max(0, oldest + ANSWER_LOST_MS - performance.now()));
+      this.#armStallCheck(Math.max(0, oldest + SUSPECT_LOOK_MS - performance.now()));
     }
   }
 
@@ -476,11 +505,17 @@ export class Lease {
     return this.#pending.size === 0 ? undefined : Math.min(...this.#pending);
   }
 
-  /** How long a statement waits before its session is looked at. */
+  /** How long a statement waits before its session is first looked at. */
   #lookAfterMs(): number {
+    return this.#suspect ? SUSPECT_LOOK_MS : STALL_CHECK_MS;
+  }
+
+  /** How long between two looks at one session. */
+  #lookIntervalMs(): number {
     return this.#suspect ? ANSWER_LOST_MS : STALL_CHECK_MS;
   }
 
+  /** Looks at the session once a statement has waited long enough (see #lookAfterMs). */
   #armStallCheck(delayMs = this.#lookAfterMs()): void {
     if (this.#probe === undefined || this.#stallTimer !== undefined || this.#done) {
       return;
@@ -503,12 +538,12 @@ export class Lease {
     }
     const asked = performance.now();
     const state = await this.#probe!.state(this.#name);
-    // The next look comes a check interval after this one began: a probe that took that long
-    // (its own connection silent, then a new one) looks again at once, so a network that heals
+    // The next look comes an interval after this one began: a probe that took that long (its
+    // own connection silent, then new ones) looks again at once, so a network that heals
     // meanwhile is seen within a probe's round trip, not a whole interval later.
-    const nextLookMs = Math.max(0, STALL_CHECK_MS - (performance.now() - asked));
+    const nextLookMs = Math.max(0, this.#lookIntervalMs() - (performance.now() - asked));
     const lost = state.kind === "gone" ||
-      (state.kind === "waiting_for_client" && state.idleMs >= ANSWER_LOST_MS);
+      (state.kind === "waiting_for_client" && answerLost(asked - oldest, state.idleMs));
     if (lost) {
       // The probe's answer came on another socket: let an answer already read on this one be
       // handled first (one turn of the event loop), so that only a missing answer counts.
@@ -526,7 +561,10 @@ export class Lease {
     }
     if (lost) {
       // It answered (or never heard us), and waits for our next statement; we still wait.
-      this.destroy(new SilenceError("The database's answer was lost on the way"));
+      // Silent since the session answered (its answer lost), or since our statement (lost).
+      const idleMs = state.kind === "waiting_for_client" ? state.idleMs : 0;
+      const since = Math.max(oldest, asked - idleMs);
+      this.destroy(new SilenceError("The database's answer was lost on the way", since));
       return;
     }
     this.#armStallCheck(nextLookMs);

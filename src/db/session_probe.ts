@@ -12,8 +12,8 @@
  * transaction`), or gone? Waiting for us while we wait for it means the answer was lost.
  *
  * The probe's own connection may be silent too; each question is bounded, a question slow to be
- * answered is asked again beside it on another connection, and a connection that failed to
- * answer is closed.
+ * answered is asked again beside it on new connections, and a connection that failed to answer is
+ * closed.
  */
 import type { Sql } from "./connection_pool.ts";
 
@@ -41,14 +41,16 @@ export function waitsForClient(state: string | null, waitEvent: string | null): 
 
 /** A question unanswered this long is asked again beside it, on another connection. */
 export const HEDGE_MS = 200;
+/** Connections one question may try, the probe's own included. */
+export const HEDGES_MAX = 5;
 
 export class SessionProbe {
   readonly #open: () => Sql;
   readonly #timeoutMs: number;
   /** The connection questions go to. */
   #current: Sql | undefined;
-  /** A second connection, opened when the current one was slow to answer. */
-  #spare: Sql | undefined;
+  /** Connections opened beside the current one while it was slow to answer, until they answer. */
+  readonly #hedges = new Set<Sql>();
 
   constructor(open: () => Sql, timeoutMs: number) {
     this.#open = open;
@@ -94,49 +96,60 @@ export class SessionProbe {
 
   /** Closes the probe's connections. */
   async end(): Promise<void> {
-    const connections = [this.#current, this.#spare];
+    const connections = [this.#current, ...this.#hedges];
     this.#current = undefined;
-    this.#spare = undefined;
+    this.#hedges.clear();
     await Promise.all(connections.map((sql) => sql?.end({ timeout: 0 }).catch(() => {})));
   }
 
   /**
-   * Asks on the probe's connection; if no answer has come within {@link HEDGE_MS} (or it
-   * failed), asks again beside it on another connection, and takes the first answer, all within
-   * the probe's timeout. Why: the probe's own connection may have gone silent with the network,
-   * like the sessions it looks at, and stays silent after the network heals; a connection opened
-   * while the network was still silent hangs too. Waiting out the timeout on it put a second
-   * under the recovery from a black hole in the fault suite.
+   * Asks on the probe's connection; while no answer has come, asks again every
+   * {@link HEDGE_MS} beside it, each time on a new connection (at most {@link HEDGES_MAX}), and
+   * takes the first answer, all within the probe's timeout. Why: the probe's own connection may
+   * have gone silent with the network, like the sessions it looks at, and stays silent after the
+   * network heals; so does a connection opened while the network was still silent. Waiting out
+   * the timeout on them put up to a second under the recovery from a black hole in the fault
+   * suite; a new connection every 200 ms finds a healed network within that.
    */
   async #ask<T>(question: (sql: Sql) => Promise<T>): Promise<T> {
     const deadline = performance.now() + this.#timeoutMs;
+    const asked = { answered: false };
     this.#current ??= this.#open();
-    const first = this.#attempt(this.#current, question, deadline);
-    const early = await Promise.race([
-      first.then(() => "answered" as const, () => "failed" as const),
-      new Promise<"slow">((resolve) => setTimeout(() => resolve("slow"), HEDGE_MS)),
-    ]);
-    if (early === "answered") {
-      return await first;
+    const attempts = [this.#attempt(this.#current, question, deadline, asked)];
+    while (attempts.length < HEDGES_MAX && performance.now() + HEDGE_MS < deadline) {
+      const early = await Promise.race([
+        Promise.any(attempts).then(() => "answered" as const, () => "failed" as const),
+        new Promise<"slow">((resolve) => setTimeout(() => resolve("slow"), HEDGE_MS)),
+      ]);
+      if (early === "answered") {
+        break;
+      }
+      const hedge = this.#open();
+      this.#hedges.add(hedge);
+      attempts.push(this.#attempt(hedge, question, deadline, asked));
     }
-    this.#spare ??= this.#open();
-    const second = this.#attempt(this.#spare, question, deadline);
-    return await Promise.any([first, second]).catch((error: AggregateError) => {
+    return await Promise.any(attempts).catch((error: AggregateError) => {
       throw error.errors.at(-1);
     });
   }
 
   /**
-   * `question` on `sql`, bounded by `deadline`. A connection that answers becomes the probe's
-   * current one; a connection that fails or does not answer in time is closed and forgotten.
+   * `question` on `sql`, bounded by `deadline`. The first connection to answer a question
+   * becomes the probe's current one; a hedge that answers after it, or a connection that fails
+   * or does not answer in time, is closed.
    */
-  async #attempt<T>(sql: Sql, question: (sql: Sql) => Promise<T>, deadline: number): Promise<T> {
+  async #attempt<T>(
+    sql: Sql,
+    question: (sql: Sql) => Promise<T>,
+    deadline: number,
+    asked: { answered: boolean },
+  ): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const asked = question(sql);
-    asked.catch(() => {});
+    const answer = question(sql);
+    answer.catch(() => {});
     try {
-      const answer = await Promise.race([
-        asked,
+      const value = await Promise.race([
+        answer,
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () => reject(new Error(`no answer within ${this.#timeoutMs} ms`)),
@@ -144,13 +157,18 @@ export class SessionProbe {
           );
         }),
       ]);
-      if (this.#spare === sql) {
-        // The spare answered where the current one did not: it takes over.
-        this.#spare = undefined;
-        this.#forget(this.#current);
-        this.#current = sql;
+      if (this.#hedges.has(sql)) {
+        this.#hedges.delete(sql);
+        if (asked.answered) {
+          sql.end({ timeout: 0 }).catch(() => {});
+        } else {
+          // A hedge answered where the current connection did not: it takes over.
+          this.#forget(this.#current);
+          this.#current = sql;
+        }
       }
-      return answer;
+      asked.answered = true;
+      return value;
     } catch (error) {
       this.#forget(sql);
       throw error;
@@ -166,9 +184,7 @@ export class SessionProbe {
     if (this.#current === sql) {
       this.#current = undefined;
     }
-    if (this.#spare === sql) {
-      this.#spare = undefined;
-    }
+    this.#hedges.delete(sql);
     sql.end({ timeout: 0 }).catch(() => {});
   }
 }

@@ -7,6 +7,7 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import {
+  answerLost,
   DeadlineError,
   type Lease,
   poolStats,
@@ -149,6 +150,49 @@ Deno.test("after a silence only the connections not heard from since are distrus
   });
 });
 
+Deno.test("a connection heard after the lost statement was sent, but before its answer was lost, is distrusted too", async () => {
+  await withProxiedCluster(async (cluster, proxy) => {
+    const db = makeDatabase(
+      { kind: "url", url: cluster.url("postgres", proxy.port) },
+      testDatabaseConfig({ poolSize: 2, operationTimeoutMs: LEASE_MS }),
+      "exchange-silence",
+      "proxied test cluster",
+      undefined,
+    );
+    const acquire = () => db.pool.acquire(performance.now() + 10_000, performance.now() + LEASE_MS);
+    try {
+      const slow = await acquire();
+      await backendPid(slow);
+      // The statement is sent; while PostgreSQL sleeps on it, another connection is heard from.
+      const outcome = slow.race(slow.sql`SELECT pg_sleep(2)`.execute()).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      const heard = await acquire();
+      const heardPid = await backendPid(heard);
+      heard.release();
+      // The network goes silent before the sleep's answer comes back: the answer is lost.
+      proxy.blackhole();
+      proxy.heal();
+      const droppedBefore = poolStats.droppedIdle;
+      const error = await outcome;
+      ok(error instanceof SilenceError, `destroyed as silent: ${error}`);
+      slow.release();
+      // Heard after the statement was sent, but before the answer was lost: just as silent.
+      strictEqual(poolStats.droppedIdle - droppedBefore, 1, "the idle connection dropped");
+      const again = [await acquire(), await acquire()];
+      const pids = [];
+      for (const lease of again) {
+        pids.push(await backendPid(lease));
+        lease.release();
+      }
+      ok(!pids.includes(heardPid), `${heardPid} not lent again: ${pids}`);
+    } finally {
+      await db.abandon();
+    }
+  });
+});
+
 Deno.test("a session whose pipelined messages were cut off is seen waiting for its client", async () => {
   await withProxiedCluster(async (cluster) => {
     const probeConfig = testDatabaseConfig({ poolSize: 1 });
@@ -260,10 +304,19 @@ Deno.test("the session probe asks again on a new connection when its own went si
       proxy.blackhole();
       proxy.heal();
       deepStrictEqual(await probe.state("no-such-session"), { kind: "gone" });
-      strictEqual(opened.length, 2, "the silent connection was replaced within one question");
+      ok(opened.length >= 2, "the question was asked again on a new connection");
     } finally {
       await probe.end();
       await Promise.all(opened.map((sql) => sql.end({ timeout: 0 })));
     }
   });
+});
+
+Deno.test("answerLost: an answer lost on the way, or a statement that never arrived", () => {
+  // Waited half a second for an answer its session sent half a second ago or more.
+  strictEqual(answerLost(1_000, 600), true);
+  strictEqual(answerLost(1_000, 100), false, "answered a moment ago: the answer may be on its way");
+  // The session has waited for us since well before the statement was sent.
+  strictEqual(answerLost(50, 3_500), true);
+  strictEqual(answerLost(50, 400), false, "idle a little longer than we waited: not enough");
 });
