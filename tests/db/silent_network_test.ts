@@ -13,7 +13,7 @@ import {
   poolStats,
   SilenceError,
 } from "../../src/db/connection_pool.ts";
-import { makeDatabase, openPool } from "../../src/db/database.ts";
+import { type Database, makeDatabase, openPool } from "../../src/db/database.ts";
 import { SessionProbe } from "../../src/db/session_probe.ts";
 import { startEmbeddedCluster } from "../support/faults/embedded_cluster.ts";
 import type { FaultCluster } from "../support/faults/pg_cluster.ts";
@@ -36,6 +36,21 @@ async function withProxiedCluster(
   }
 }
 
+/** The server's pools on `cluster` through `proxy`, leases lasting {@link LEASE_MS}. */
+function proxiedDatabase(cluster: FaultCluster, proxy: TcpProxy, poolSize: number): Database {
+  return makeDatabase(
+    { kind: "url", url: cluster.url("postgres", proxy.port) },
+    testDatabaseConfig({ poolSize, operationTimeoutMs: LEASE_MS }),
+    "exchange-silence",
+    "proxied test cluster",
+    undefined,
+  );
+}
+
+function acquireLease(db: Database): Promise<Lease> {
+  return db.pool.acquire(performance.now() + 10_000, performance.now() + LEASE_MS);
+}
+
 async function backendPid(lease: Lease): Promise<number> {
   const [row] = await lease.race(lease.sql`SELECT pg_backend_pid() AS pid`.execute());
   return row!.pid as number;
@@ -43,20 +58,11 @@ async function backendPid(lease: Lease): Promise<number> {
 
 Deno.test("a lease whose answer a silent network lost is destroyed as silent, and the idle connections go with it", async () => {
   await withProxiedCluster(async (cluster, proxy) => {
-    const db = makeDatabase(
-      { kind: "url", url: cluster.url("postgres", proxy.port) },
-      testDatabaseConfig({ poolSize: 2, operationTimeoutMs: LEASE_MS }),
-      "exchange-silence",
-      "proxied test cluster",
-      undefined,
-    );
+    const db = proxiedDatabase(cluster, proxy, 2);
     try {
       // Two connections, both opened and idle in the pool before the network goes silent.
-      const first = await db.pool.acquire(performance.now() + 10_000, performance.now() + LEASE_MS);
-      const second = await db.pool.acquire(
-        performance.now() + 10_000,
-        performance.now() + LEASE_MS,
-      );
+      const first = await acquireLease(db);
+      const second = await acquireLease(db);
       const before = [await backendPid(first), await backendPid(second)];
       first.release();
       second.release();
@@ -64,7 +70,7 @@ Deno.test("a lease whose answer a silent network lost is destroyed as silent, an
       const silentBefore = poolStats.silent;
 
       proxy.blackhole();
-      const lease = await db.pool.acquire(performance.now() + 10_000, performance.now() + LEASE_MS);
+      const lease = await acquireLease(db);
       const waiting = lease.race(lease.sql`SELECT 1`.execute()).then(
         () => undefined,
         (error: unknown) => error,
@@ -81,11 +87,8 @@ Deno.test("a lease whose answer a silent network lost is destroyed as silent, an
       strictEqual(poolStats.droppedIdle - droppedBefore, 1, "the other idle connection dropped");
 
       // Both slots now open new connections, which answer: neither is a black-holed one.
-      const third = await db.pool.acquire(performance.now() + 10_000, performance.now() + LEASE_MS);
-      const fourth = await db.pool.acquire(
-        performance.now() + 10_000,
-        performance.now() + LEASE_MS,
-      );
+      const third = await acquireLease(db);
+      const fourth = await acquireLease(db);
       const after = [await backendPid(third), await backendPid(fourth)];
       third.release();
       fourth.release();
@@ -98,14 +101,8 @@ Deno.test("a lease whose answer a silent network lost is destroyed as silent, an
 
 Deno.test("after a silence only the connections not heard from since are distrusted", async () => {
   await withProxiedCluster(async (cluster, proxy) => {
-    const db = makeDatabase(
-      { kind: "url", url: cluster.url("postgres", proxy.port) },
-      testDatabaseConfig({ poolSize: 3, operationTimeoutMs: LEASE_MS }),
-      "exchange-silence",
-      "proxied test cluster",
-      undefined,
-    );
-    const acquire = () => db.pool.acquire(performance.now() + 10_000, performance.now() + LEASE_MS);
+    const db = proxiedDatabase(cluster, proxy, 3);
+    const acquire = () => acquireLease(db);
     try {
       // Two connections opened before the network goes silent, idle in the pool.
       const early = [await acquire(), await acquire()];
@@ -152,14 +149,8 @@ Deno.test("after a silence only the connections not heard from since are distrus
 
 Deno.test("a connection heard after the lost statement was sent, but before its answer was lost, is distrusted too", async () => {
   await withProxiedCluster(async (cluster, proxy) => {
-    const db = makeDatabase(
-      { kind: "url", url: cluster.url("postgres", proxy.port) },
-      testDatabaseConfig({ poolSize: 2, operationTimeoutMs: LEASE_MS }),
-      "exchange-silence",
-      "proxied test cluster",
-      undefined,
-    );
-    const acquire = () => db.pool.acquire(performance.now() + 10_000, performance.now() + LEASE_MS);
+    const db = proxiedDatabase(cluster, proxy, 2);
+    const acquire = () => acquireLease(db);
     try {
       const slow = await acquire();
       await backendPid(slow);
