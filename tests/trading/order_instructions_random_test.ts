@@ -245,7 +245,12 @@ function actual(element: Element): { compact: string; text: string } {
   return { compact: show(element, ANY_TIME), text: element.name === "error" ? element.text : "" };
 }
 
-async function runScenario(seed: number): Promise<void> {
+/**
+ * `mustCoverEveryRule`: fail unless the sequence exercised every rule. Only for the fixed seed:
+ * its sequence is always the same (one request at a time), while a random seed may miss a rule
+ * now and then (one missed `stp_cancel_oldest` in a CI run) without anything being wrong.
+ */
+async function runScenario(seed: number, mustCoverEveryRule: boolean): Promise<void> {
   const server = await startTestServer();
   try {
     const { port } = server;
@@ -290,7 +295,7 @@ async function runScenario(seed: number): Promise<void> {
       }
     }
     // The sequence exercised every rule (else it would prove nothing about it).
-    for (const event of EVENTS) {
+    for (const event of mustCoverEveryRule ? EVENTS : []) {
       strictEqual(
         (scenario.model.events.get(event) ?? 0) > 0,
         true,
@@ -309,12 +314,14 @@ async function runScenario(seed: number): Promise<void> {
 }
 
 const replay = Deno.env.get("INSTRUCTIONS_SEED");
+/** A seed whose sequence exercises every rule (checked on every run). */
+const FIXED_SEED = 20261130;
 
 Deno.test("random orders with time in force, self-trade prevention and refs agree with the reference exchange answer by answer", async () => {
-  const seeds = replay !== undefined
-    ? [Number(replay)]
-    : [20261130, (Math.random() * 2 ** 32) >>> 0];
-  for (const seed of seeds) {
-    await runScenario(seed);
+  if (replay !== undefined) {
+    await runScenario(Number(replay), false);
+    return;
   }
+  await runScenario(FIXED_SEED, true);
+  await runScenario((Math.random() * 2 ** 32) >>> 0, false);
 });
