@@ -42,7 +42,8 @@ export class DeadlineError extends Error {
 /**
  * A lease's answer was lost on the way (the probe saw its session waiting for us): the network
  * between here and the database went silent. A kind of {@link DeadlineError}, classified the
- * same; it also makes the pool drop its idle connections, which share that network.
+ * same; it also makes the pool distrust its other connections not heard from since (see
+ * `ConnectionPool#distrustSilentPeers`).
  */
 export class SilenceError extends DeadlineError {
   override name = "SilenceError";
@@ -349,9 +350,9 @@ export class ConnectionPool {
   /**
    * A connection that went silent says the network did: the other connections not heard from
    * since `since` (when the network was silent at the latest: the silent one's lost answer or
-   * statement, or its unanswered statement at a deadline) share its path. Idle
-   * ones are dropped: a black-holed idle connection would otherwise be lent to the next batch
-   * and cost it a stall check (measured in the fault suite: first order served 2 to 5 s after a
+   * statement, or its unanswered statement at a deadline) share its path. Idle ones are
+   * dropped: a black-holed idle connection would otherwise be lent to the next batch and cost
+   * it a stall check (measured in the fault suite: first order served 2 to 5 s after a
    * black hole healed, as batch after batch drew one). Lent ones are looked at sooner
    * ({@link Lease.suspect}): they may have been drawn from the idle ones just before this was
    * seen. Connections that answered since are kept: they were opened, or used, after the silence.
