@@ -13,3 +13,31 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Draws from {@link seededRandom}: the number, a whole number in a range, an item, a coin. */
+export class SeededDraws {
+  readonly #random: () => number;
+
+  constructor(seed: number) {
+    this.#random = seededRandom(seed);
+  }
+
+  /** The next number in [0, 1). */
+  next(): number {
+    return this.#random();
+  }
+
+  /** A whole number in `low..high`, both included. */
+  int(low: number, high: number): number {
+    return low + Math.floor(this.#random() * (high - low + 1));
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(0, items.length - 1)]!;
+  }
+
+  /** True with probability `p`. */
+  chance(p: number): boolean {
+    return this.#random() < p;
+  }
+}

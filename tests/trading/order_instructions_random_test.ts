@@ -20,7 +20,7 @@ import {
   text,
   units,
 } from "../support/reference_exchange.ts";
-import { seededRandom } from "../../scripts/support/seeded_random.ts";
+import { SeededDraws } from "../../scripts/support/seeded_random.ts";
 import {
   balanceOf,
   createAccounts,
@@ -53,28 +53,11 @@ interface Planned {
   readonly expected: { readonly compact: string; readonly text: string };
 }
 
-class Scenario {
+class Scenario extends SeededDraws {
   readonly model = new ReferenceExchange();
-  readonly #random: () => number;
   /** Order elements sent with a reference, per account: sent again to test repeats. */
   readonly #withRef = new Map<string, string[]>();
   #nextRef = 1;
-
-  constructor(seed: number) {
-    this.#random = seededRandom(seed);
-  }
-
-  int(low: number, high: number): number {
-    return low + Math.floor(this.#random() * (high - low + 1));
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(0, items.length - 1)]!;
-  }
-
-  chance(p: number): boolean {
-    return this.#random() < p;
-  }
 
   /** The attributes of a new random order, in the order the server writes them. */
   #orderAttributes(account: string): Array<[string, string]> {
@@ -107,7 +90,7 @@ class Scenario {
 
   /** A random child of `<transactions id=account>`, planned against the reference exchange. */
   child(account: string): Planned {
-    const roll = this.#random();
+    const roll = this.next();
     const placed = this.model.orders;
     if (roll < 0.12 && placed.length > 0) {
       const target = this.chance(0.8)

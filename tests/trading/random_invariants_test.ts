@@ -16,7 +16,7 @@ import {
   normalize,
   show,
 } from "./exchange_fixture.ts";
-import { seededRandom } from "../../scripts/support/seeded_random.ts";
+import { SeededDraws } from "../../scripts/support/seeded_random.ts";
 
 const SYMBOLS = ["A", "B", "C"];
 const OPERATIONS_SEQUENTIAL = 220;
@@ -35,27 +35,10 @@ interface Placed {
   account: string;
 }
 
-class Scenario {
-  readonly #random: () => number;
+class Scenario extends SeededDraws {
   readonly accounts: string[] = [];
   readonly orders: Placed[] = [];
   #nextAccount = 1;
-
-  constructor(seed: number) {
-    this.#random = seededRandom(seed);
-  }
-
-  int(low: number, high: number): number {
-    return low + Math.floor(this.#random() * (high - low + 1));
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(0, items.length - 1)]!;
-  }
-
-  chance(p: number): boolean {
-    return this.#random() < p;
-  }
 
   newAccountId(): string {
     return String(this.#nextAccount++);
@@ -72,7 +55,7 @@ class Scenario {
 
   /** One random request, with the account it acts for (if any). */
   request(): { xml: string; account: string | undefined } {
-    const roll = this.#random();
+    const roll = this.next();
     if (roll < 0.04) {
       const id = this.newAccountId();
       return {
@@ -94,7 +77,7 @@ class Scenario {
     const children: string[] = [];
     const count = this.chance(0.25) ? this.int(2, 4) : 1;
     for (let i = 0; i < count; i++) {
-      const kind = this.#random();
+      const kind = this.next();
       if (kind < 0.65 || this.orders.length === 0) {
         children.push(this.orderXml());
       } else {
