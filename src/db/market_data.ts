@@ -129,13 +129,19 @@ export async function readBook(sql: Sql, sym: string, depth: number): Promise<Bo
   return { sym, bids: toLevels(row.bids), asks: toLevels(row.asks) };
 }
 
-const TRADES_SQL = `
-  WITH recent AS (
+/**
+ * The trades of symbol $1 among the exchange's newest $3 executions (a bounded scan, whatever
+ * the symbol's share of them): what both the trades and the candles read.
+ */
+const RECENT_EXECUTIONS_OF_SYMBOL = `
     SELECT e.id, e.price, e.shares, e.executed_at
     FROM (SELECT id, buy_order_id, price, shares, executed_at FROM executions
           ORDER BY id DESC LIMIT $3) AS e
     JOIN orders AS o ON o.id = e.buy_order_id
-    WHERE o.sym = $1
+    WHERE o.sym = $1`;
+
+const TRADES_SQL = `
+  WITH recent AS (${RECENT_EXECUTIONS_OF_SYMBOL}
   )
   SELECT EXISTS (SELECT 1 FROM symbols WHERE sym = $1) AS known,
          (SELECT coalesce(json_agg(json_build_object(
@@ -179,12 +185,7 @@ export async function readTrades(
 // has an older `executed_at`: id order is time order, and the first/last by id are open/close.
 // Prices are compared and shares summed as NUMERIC in PostgreSQL, never as floats.
 const CANDLES_SQL = `
-  WITH recent AS (
-    SELECT e.id, e.price, e.shares, e.executed_at
-    FROM (SELECT id, buy_order_id, price, shares, executed_at FROM executions
-          ORDER BY id DESC LIMIT $3) AS e
-    JOIN orders AS o ON o.id = e.buy_order_id
-    WHERE o.sym = $1
+  WITH recent AS (${RECENT_EXECUTIONS_OF_SYMBOL}
     ORDER BY e.id DESC LIMIT $2
   )
   SELECT EXISTS (SELECT 1 FROM symbols WHERE sym = $1) AS known,
