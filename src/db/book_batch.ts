@@ -107,6 +107,11 @@ export interface BatchRunOptions {
   readonly onAttempt?: () => void;
   /** Called once round trip 1 has returned: the batch holds its book locks. */
   readonly onLocked?: () => void;
+  /**
+   * Called with the resting orders each read of the books returned (round trip 1's first pages,
+   * then each further page), in every attempt, a rolled-back one included.
+   */
+  readonly onRowsRead?: (rows: number) => void;
   /** Called with the accounts the decision touches, before they are locked. */
   readonly onDecided?: (accounts: readonly string[]) => void;
   /**
@@ -139,24 +144,30 @@ export function runBookBatch(
   return inTransaction(db, async (tx) => {
     const read = await readUnderLock(tx, ops, options.lockAccountsFirst);
     options.onLocked?.();
+    options.onRowsRead?.(firstPageRows(read));
     // The decision resumes where it stopped after each page: its work is linear in the rows read.
     const decider = new BatchDecider(read.input, { rowsMax: options.rowsMax });
     let decision = decider.run();
     while (decision.kind === "need_page") {
+      // A sweep already past the rows bound leaves the rest to the next batch: let their books go
+      // now, not after the rest of the sweep is read (a 60,000-row sweep: a second or more).
+      cutIfOtherBooksLeft(ops, decider.decidedAtMost(), options);
       const page = await readNextPage(tx, read, decision.sym, decision.side);
+      options.onRowsRead?.(page.rows.length);
       decider.addPage(decision.sym, decision.side, page.rows, page.complete);
       decision = decider.run();
     }
     const decided = decision;
-    if (options.restartOnCut === true && decided.results.length < ops.length) {
-      const needed = new Set(ops.slice(0, decided.results.length).map((op) => op.sym));
-      if (ops.slice(decided.results.length).some((op) => !needed.has(op.sym))) {
-        throw new BatchCutError(decided.results.length);
-      }
+    cutIfOtherBooksLeft(ops, decided.results.length, options);
+    const long = decided.executions.length >= LONG_BATCH_EXECUTIONS;
+    if (long) {
+      await yieldToEventLoop();
     }
     const writes = batchWrites([...read.input.books.keys()], decided);
     options.onDecided?.(writes.lockIds);
-    const applied = applyWrites(tx, writes);
+    const parameters = long ? await applyParametersInSteps(writes) : applyParameters(writes);
+    // Sent before this callback returns: the helper's COMMIT must follow it, never precede it.
+    const applied = applyWrites(tx, writes, parameters);
     return {
       deferred: applied.then((ids) => done({ decided, ids, read })),
       // The COMMIT went unanswered and PostgreSQL says it committed: the ids are read back.
@@ -182,6 +193,47 @@ export function runBookBatch(
   });
 }
 
+/** The resting orders round trip 1 read, over every book and side. */
+function firstPageRows(read: ReadState): number {
+  let rows = 0;
+  for (const book of read.input.books.values()) {
+    rows += book.buys.rows.length + book.sells.rows.length;
+  }
+  return rows;
+}
+
+/**
+ * Throws {@link BatchCutError} when `restartOnCut` is set and only the first `decided` of `ops`
+ * are (or will be) decided while some of the rest are on books none of those is on.
+ */
+function cutIfOtherBooksLeft(
+  ops: readonly BatchOp[],
+  decided: number | undefined,
+  options: BatchRunOptions,
+): void {
+  if (options.restartOnCut !== true || decided === undefined || decided >= ops.length) {
+    return;
+  }
+  const needed = new Set(ops.slice(0, decided).map((op) => op.sym));
+  if (ops.slice(decided).some((op) => !needed.has(op.sym))) {
+    throw new BatchCutError(decided);
+  }
+}
+
+/**
+ * Executions from which a batch's writes are built and sent in steps, the event loop running
+ * between them. A 60,000-row sweep spent 220-330 ms in one task from the end of its decision to
+ * its apply call (its settlement, the writes, a dozen 60,000-element array literals, their
+ * serialization, and the garbage collection they caused), and every other book's answers waited
+ * behind it (issue 19: the other book's p99 during the sweep was 150-270 ms).
+ */
+const LONG_BATCH_EXECUTIONS = 4096;
+
+/** Lets every task that is ready run (another book's answers, its batch's next round trip). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /** Order refs for SQL: stored ids as they are, the batch's n-th new order as -(n+1). */
 function sqlRef(ref: bigint): string {
   return isNewOrderRef(ref) ? (-(ref - NEW_ORDER_BASE + 1n)).toString() : ref.toString();
@@ -193,40 +245,66 @@ function sqlRef(ref: bigint): string {
  * how the typed writes become SQL arrays (decimals as exact text, new orders' refs as negative
  * numbers, a missing client reference as '').
  */
-function applyParameters(writes: BatchWrites) {
+function applyColumns(writes: BatchWrites) {
   const { checkedBalances, newOrders, changedOrders, executions, cash } = writes;
   const { positionCredits: credits, positionDebits: debits } = writes;
   const text = formatDecimal;
   return {
-    syms: pgArray(writes.syms),
-    lockIds: pgArray(writes.lockIds),
-    checkIds: pgArray(checkedBalances.map((c) => c.accountId)),
-    checkBalances: pgArray(checkedBalances.map((c) => text(c.balance))),
-    newSyms: pgArray(newOrders.map((o) => o.sym)),
-    newAccounts: pgArray(newOrders.map((o) => o.accountId)),
-    newAmounts: pgArray(newOrders.map((o) => text(o.amount))),
-    newLimits: pgArray(newOrders.map((o) => text(o.limit))),
-    newOpen: pgArray(newOrders.map((o) => text(o.open))),
-    newCanceled: pgArray(newOrders.map((o) => text(o.canceled))),
-    newTifs: pgArray(newOrders.map((o) => o.tif)),
-    newStps: pgArray(newOrders.map((o) => o.stp)),
-    newRefs: pgArray(newOrders.map((o) => o.ref ?? "")),
-    changedIds: pgArray(changedOrders.map((o) => o.id.toString())),
-    changedOpen: pgArray(changedOrders.map((o) => text(o.open))),
-    changedCanceled: pgArray(changedOrders.map((o) => text(o.canceled))),
-    execBuys: pgArray(executions.map((x) => sqlRef(x.buyRef))),
-    execSells: pgArray(executions.map((x) => sqlRef(x.sellRef))),
-    execShares: pgArray(executions.map((x) => text(x.shares))),
-    execPrices: pgArray(executions.map((x) => text(x.price))),
-    cashIds: pgArray(cash.map((c) => c.accountId)),
-    cashDeltas: pgArray(cash.map((c) => text(c.delta))),
-    creditIds: pgArray(credits.map((p) => p.accountId)),
-    creditSyms: pgArray(credits.map((p) => p.sym)),
-    creditDeltas: pgArray(credits.map((p) => text(p.delta))),
-    debitIds: pgArray(debits.map((p) => p.accountId)),
-    debitSyms: pgArray(debits.map((p) => p.sym)),
-    debitDeltas: pgArray(debits.map((p) => text(p.delta))),
+    syms: () => pgArray(writes.syms),
+    lockIds: () => pgArray(writes.lockIds),
+    checkIds: () => pgArray(checkedBalances.map((c) => c.accountId)),
+    checkBalances: () => pgArray(checkedBalances.map((c) => text(c.balance))),
+    newSyms: () => pgArray(newOrders.map((o) => o.sym)),
+    newAccounts: () => pgArray(newOrders.map((o) => o.accountId)),
+    newAmounts: () => pgArray(newOrders.map((o) => text(o.amount))),
+    newLimits: () => pgArray(newOrders.map((o) => text(o.limit))),
+    newOpen: () => pgArray(newOrders.map((o) => text(o.open))),
+    newCanceled: () => pgArray(newOrders.map((o) => text(o.canceled))),
+    newTifs: () => pgArray(newOrders.map((o) => o.tif)),
+    newStps: () => pgArray(newOrders.map((o) => o.stp)),
+    newRefs: () => pgArray(newOrders.map((o) => o.ref ?? "")),
+    changedIds: () => pgArray(changedOrders.map((o) => o.id.toString())),
+    changedOpen: () => pgArray(changedOrders.map((o) => text(o.open))),
+    changedCanceled: () => pgArray(changedOrders.map((o) => text(o.canceled))),
+    execBuys: () => pgArray(executions.map((x) => sqlRef(x.buyRef))),
+    execSells: () => pgArray(executions.map((x) => sqlRef(x.sellRef))),
+    execShares: () => pgArray(executions.map((x) => text(x.shares))),
+    execPrices: () => pgArray(executions.map((x) => text(x.price))),
+    cashIds: () => pgArray(cash.map((c) => c.accountId)),
+    cashDeltas: () => pgArray(cash.map((c) => text(c.delta))),
+    creditIds: () => pgArray(credits.map((p) => p.accountId)),
+    creditSyms: () => pgArray(credits.map((p) => p.sym)),
+    creditDeltas: () => pgArray(credits.map((p) => text(p.delta))),
+    debitIds: () => pgArray(debits.map((p) => p.accountId)),
+    debitSyms: () => pgArray(debits.map((p) => p.sym)),
+    debitDeltas: () => pgArray(debits.map((p) => text(p.delta))),
   };
+}
+
+type ApplyParameters = { [K in keyof ReturnType<typeof applyColumns>]: string };
+
+/** The parameters as SQL array literals. */
+function applyParameters(writes: BatchWrites): ApplyParameters {
+  const columns = applyColumns(writes);
+  const built: Partial<ApplyParameters> = {};
+  for (const name of Object.keys(columns) as Array<keyof ApplyParameters>) {
+    built[name] = columns[name]();
+  }
+  return built as ApplyParameters;
+}
+
+/**
+ * The same, for a long batch ({@link LONG_BATCH_EXECUTIONS}): one literal at a time, the event
+ * loop running between them.
+ */
+async function applyParametersInSteps(writes: BatchWrites): Promise<ApplyParameters> {
+  const columns = applyColumns(writes);
+  const built: Partial<ApplyParameters> = {};
+  for (const name of Object.keys(columns) as Array<keyof ApplyParameters>) {
+    built[name] = columns[name]();
+    await yieldToEventLoop();
+  }
+  return built as ApplyParameters;
 }
 
 /**
@@ -238,8 +316,7 @@ function applyParameters(writes: BatchWrites) {
  * reconnected in its place, would run it on its own, outside the book locks. It then writes
  * nothing and answers NULL, which fails the batch before the COMMIT behind it can matter.
  */
-function applyWrites(tx: Sql, writes: BatchWrites): Promise<bigint[]> {
-  const p = applyParameters(writes);
+function applyWrites(tx: Sql, writes: BatchWrites, p: ApplyParameters): Promise<bigint[]> {
   return tx`
     SELECT CASE WHEN pg_current_xact_id_if_assigned() IS NOT NULL THEN exchange_apply_batch(
       ${p.syms}::text[], ${p.lockIds}::text[],

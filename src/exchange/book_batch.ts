@@ -169,6 +169,25 @@ export class BatchDecider {
   }
 
   /**
+   * How many operations this decision will decide at most, once that is known before it ends:
+   * when the order being matched came first and has already filled past the rows bound, nothing
+   * after it will be decided (it is decided whole, being atomic). Undefined while any later
+   * operation may still be decided. A caller uses it to let the others go to the next batch
+   * without reading the rest of a deep sweep first. (A fill-or-kill order is left out: if it is
+   * killed it fills nothing, and the operations after it are decided.)
+   */
+  decidedAtMost(): number | undefined {
+    const matching = this.#matching;
+    if (
+      matching === undefined || this.#results.length > 0 || matching.op.tif === "FOK" ||
+      this.#rowsSwept + matching.fills.length + matching.selfCanceled.length <= this.#rowsMax
+    ) {
+      return undefined;
+    }
+    return this.#next;
+  }
+
+  /**
    * Decides on from where it stopped: answers the decision once every operation is decided (or
    * the rows bound is reached), or `need_page` when an order needs more of a side first.
    */

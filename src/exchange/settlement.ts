@@ -77,13 +77,17 @@ export function settle(order: NewOrder, fills: readonly Fill[], cancelRest = fal
   } else {
     credit(shares, order.accountId, negate(order.shares));
   }
+  // What the incoming order's own account gets from its fills is summed and credited once, after
+  // the loop: the sums are exact, so the totals are the same as crediting fill by fill, and a
+  // sweep of 60,000 fills spent a third of its settlement on those per-fill credits (issue 19).
+  let filled = ZERO;
+  let value = ZERO;
   for (const fill of fills) {
-    const value = multiply(fill.price, fill.shares);
-    open = subtract(open, fill.shares);
+    const fillValue = multiply(fill.price, fill.shares);
+    filled = add(filled, fill.shares);
+    value = add(value, fillValue);
     if (order.side === "buy") {
-      credit(cash, fill.resting.accountId, value);
-      credit(cash, order.accountId, multiply(subtract(order.limit, fill.price), fill.shares));
-      credit(shares, order.accountId, fill.shares);
+      credit(cash, fill.resting.accountId, fillValue);
       executions.push({
         buyOrderId: order.id,
         sellOrderId: fill.resting.id,
@@ -91,7 +95,6 @@ export function settle(order: NewOrder, fills: readonly Fill[], cancelRest = fal
         price: fill.price,
       });
     } else {
-      credit(cash, order.accountId, value);
       credit(shares, fill.resting.accountId, fill.shares);
       executions.push({
         buyOrderId: fill.resting.id,
@@ -100,6 +103,14 @@ export function settle(order: NewOrder, fills: readonly Fill[], cancelRest = fal
         price: fill.price,
       });
     }
+  }
+  open = subtract(open, filled);
+  if (order.side === "buy") {
+    // The reservation was taken at the limit; each fill paid its own price: the rest comes back.
+    credit(cash, order.accountId, subtract(multiply(order.limit, filled), value));
+    credit(shares, order.accountId, filled);
+  } else {
+    credit(cash, order.accountId, value);
   }
   if (!cancelRest || isZero(open)) {
     return { cash, shares, incomingOpen: open, incomingCanceled: ZERO, executions };

@@ -52,6 +52,7 @@ export class ExchangeMetrics {
   readonly #connectionsOpen: client.Gauge;
   readonly #connectionsTotal: client.Counter;
   readonly #fills: client.Counter;
+  readonly #bookRowsRead: client.Counter;
   readonly #retries: client.Counter;
   readonly #poolInUse: client.Gauge;
   readonly #batchSize: client.Histogram;
@@ -100,6 +101,12 @@ export class ExchangeMetrics {
     this.#fills = new client.Counter({
       name: "exchange_fills_total",
       help: "Executions (one resting order meeting an incoming one)",
+      registers,
+    });
+    this.#bookRowsRead = new client.Counter({
+      name: "exchange_book_rows_read_total",
+      help: "Resting orders read from the books by order-engine batches (first pages and " +
+        "further pages, every attempt): a deep sweep reads its depth",
       registers,
     });
     const traded = this.#traded;
@@ -252,6 +259,11 @@ export class ExchangeMetrics {
   /** Reports an order engine's queued and running operations as gauges. */
   watchOrderEngine(engine: { queued(): number; running(): number }): void {
     this.#engines.add(engine);
+  }
+
+  /** Order-engine batches read `rows` resting orders from the books. */
+  bookRowsRead(rows: number): void {
+    this.#bookRowsRead.inc(rows);
   }
 
   /** The order engine applied a batch of `size` orders. */

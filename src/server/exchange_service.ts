@@ -39,6 +39,7 @@ const METRICS_OBSERVER: EngineObserver = {
     }
   },
   retry: () => metrics.retry(),
+  rowsRead: (rows) => metrics.bookRowsRead(rows),
   failure: () => metrics.unhandled(),
 };
 

@@ -63,6 +63,8 @@ export interface EngineObserver {
   batch?(size: number): void;
   fills?(report: BatchReport): void;
   retry?(): void;
+  /** Batches read `rows` resting orders from the books (first pages and further pages). */
+  rowsRead?(rows: number): void;
   /** An observer or other bookkeeping threw: logged and counted, never allowed to change answers. */
   failure?(error: unknown): void;
 }
@@ -122,6 +124,11 @@ export interface EngineStats {
   deferredOperations: number;
   /** Batches decided again because another stored one of their client references first. */
   refReruns: number;
+  /**
+   * Resting orders read from the books, in every attempt (first pages and further pages): a
+   * deep sweep reads its depth, and a batch that runs again reads again.
+   */
+  bookRowsRead: number;
 }
 
 export class OrderEngine {
@@ -144,6 +151,7 @@ export class OrderEngine {
     splitBatches: 0,
     deferredOperations: 0,
     refReruns: 0,
+    bookRowsRead: 0,
   };
 
   constructor(db: Database, options: OrderEngineOptions) {
@@ -439,6 +447,10 @@ export class OrderEngine {
           resolveDeadline: hooks.resolveDeadline,
           onAttempt: hooks.onAttempt,
           onLocked: hooks.onLocked,
+          onRowsRead: (rows) => {
+            this.stats.bookRowsRead += rows;
+            this.#observe(() => this.#options.observer?.rowsRead?.(rows));
+          },
           onDecided: (accounts) => {
             decidedAccounts = accounts;
           },

@@ -380,6 +380,71 @@ Deno.test("the rows bound leaves an order that would cross it to the next batch,
   deepStrictEqual(plain(afterRefusal.reliedBalances), [["poor", "0"]]);
 });
 
+/**
+ * `decidedAtMost` at each page a decision asks for, reading one row per page, with the
+ * decision's own count at the end: what a caller that lets other books go early relies on.
+ */
+function decidedAtMostByPage(
+  scenario: Scenario,
+): { seen: Array<number | undefined>; decided: number } {
+  const books = new Map<string, StoredBook>();
+  const at = new Map<string, number>();
+  for (const [sym, book] of scenario.books) {
+    books.set(sym, {
+      exists: true,
+      buys: { rows: [], complete: book.buys.length === 0 },
+      sells: { rows: [], complete: book.sells.length === 0 },
+      positions: book.positions,
+    });
+  }
+  const decider = new BatchDecider(input(scenario, books), { rowsMax: scenario.rowsMax ?? 1e9 });
+  const seen: Array<number | undefined> = [];
+  for (let step = decider.run(); step.kind === "need_page"; step = decider.run()) {
+    seen.push(decider.decidedAtMost());
+    const key = `${step.sym}/${step.side}`;
+    const all = step.side === "buy"
+      ? scenario.books.get(step.sym)!.buys
+      : scenario.books.get(step.sym)!.sells;
+    const from = at.get(key) ?? 0;
+    at.set(key, from + 1);
+    decider.addPage(step.sym, step.side, all.slice(from, from + 1), from + 1 >= all.length);
+  }
+  return { seen, decided: (decider.run() as BatchDecision).results.length };
+}
+
+Deno.test("decidedAtMost names the batch's end as soon as its first order is past the rows bound", () => {
+  const sells = Array.from({ length: 12 }, (_, i) => resting(i + 1, "s", "1", "100"));
+  const books = new Map([
+    ["X", { buys: [], sells, positions: noPositions }],
+    ["Y", { buys: [], sells: [], positions: new Map([["t", d("5")]]) }],
+  ]);
+  const base: Scenario = {
+    ops: [buy("X", "b", "12", "100"), sell("Y", "t", "1", "100")],
+    books,
+    balances: new Map([["b", d("10000")]]),
+    cancelTargets: new Map(),
+    rowsMax: 4,
+  };
+  // Pages are asked for with 0 to 11 rows filled: unknown up to 4 (the bound), then only the
+  // sweep will be decided, and the decision agrees.
+  const sweepFirst = decidedAtMostByPage(base);
+  strictEqual(sweepFirst.seen.length, 12);
+  deepStrictEqual(sweepFirst.seen.slice(0, 5), Array(5).fill(undefined));
+  deepStrictEqual(sweepFirst.seen.slice(5), Array(7).fill(1));
+  strictEqual(sweepFirst.decided, 1);
+  // A fill-or-kill sweep that is killed fills nothing: what follows it is still decided.
+  const killed = decidedAtMostByPage({
+    ...base,
+    ops: [{ ...buy("X", "b", "13", "100"), tif: "FOK" } as BatchOp, base.ops[1]!],
+  });
+  deepStrictEqual(new Set(killed.seen), new Set([undefined]));
+  strictEqual(killed.decided, 2);
+  // Behind a decided operation the sweep is undone at the bound instead: never known early.
+  const second = decidedAtMostByPage({ ...base, ops: [base.ops[1]!, base.ops[0]!] });
+  deepStrictEqual(new Set(second.seen), new Set([undefined]));
+  strictEqual(second.decided, 1);
+});
+
 Deno.test("a page out of priority order, or of a book the batch did not read, is refused", () => {
   const scenario: Scenario = {
     ops: [buy("X", "b", "3", "100")],

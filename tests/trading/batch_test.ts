@@ -486,3 +486,60 @@ Deno.test("a deep sweep's batch lets go of the other books it took: their orders
     await server.close();
   }
 });
+
+Deno.test("a sweep past the rows bound lets the other books' operations go before reading its depth", async () => {
+  // 300 resting one-share sells on X; the bound is 4 rows. The batch that takes the sweep and an
+  // order on Y learns from the sweep's first page that the sweep alone will pass the bound, so
+  // the order on Y can only go to the next batch: it is let go then, not after the other 290
+  // rows are read. The evidence is the rows the engine read: the sweep's depth once in its own
+  // batch, plus only the first page of the attempt it was cut from (not its depth twice).
+  const depth = 300;
+  const server = await startTestServer({ service: { batchRowsMax: 4 } });
+  const lockerX = await server.db.sql.reserve();
+  const lockerZ = await server.db.sql.reserve();
+  try {
+    await createAccounts(server.port, { "1": "100000", "2": "0", "4": "0", "9": "0" });
+    await mint(server.port, "X", { "2": String(depth), "9": "1" });
+    await mint(server.port, "Y", { "4": "5" });
+    await mint(server.port, "Z", { "9": "1" });
+    for (let placed = 0; placed < depth; placed += 100) {
+      await transact(server.port, "2", ORDER("X", "-1", "10").repeat(100));
+    }
+    const engine = server.service.engine;
+    // Both batch slots held by leads waiting for books X and Z, so that the sweep and the order
+    // on Y queue and are taken together by the next batch.
+    for (const [locker, sym] of [[lockerX, "X"], [lockerZ, "Z"]] as const) {
+      await beginHolding(locker);
+      await holdBook(locker, sym)();
+    }
+    const leadX = request(server, "9", ORDER("X", "-1", "50"));
+    const leadZ = request(server, "9", ORDER("Z", "-1", "50"));
+    await waitUntil("both leads wait", async () => (await lockWaiters(server)).length === 2);
+    const sweep = request(server, "1", ORDER("X", String(depth), "10"));
+    await waitUntil("the sweep is queued", () => engine.queued("X") === 1);
+    const onY = request(server, "4", ORDER("Y", "-1", "20"));
+    await waitUntil("the order on Y is queued", () => engine.queued("Y") === 1);
+    const deferredBefore = engine.stats.deferredOperations;
+    const readBefore = engine.stats.bookRowsRead;
+
+    await lockerX`ROLLBACK`;
+    deepStrictEqual((await leadX).map((e) => e.name), ["opened"]);
+    deepStrictEqual((await sweep).map((e) => e.name), ["opened"]);
+    await lockerZ`ROLLBACK`;
+    deepStrictEqual((await leadZ).map((e) => e.name), ["opened"]);
+    deepStrictEqual((await onY).map((e) => e.name), ["opened"]);
+
+    strictEqual(engine.stats.deferredOperations, deferredBefore + 1, "the order on Y was cut");
+    const [fills] = await server.db.sql`SELECT count(*)::int AS n FROM executions`;
+    strictEqual(fills!.n, depth);
+    // Read: the sweep's depth in its own batch, the first page of the attempt it was cut from
+    // (10 rows), and the small first pages of the leads and of Y's order (an empty side each).
+    // Cut only after reading its depth, the sweep would have read it twice: over 600 rows.
+    const read = engine.stats.bookRowsRead - readBefore;
+    ok(read >= depth && read < depth + 50, `rows read: ${read}`);
+  } finally {
+    lockerX.release();
+    lockerZ.release();
+    await server.close();
+  }
+});
