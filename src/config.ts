@@ -32,6 +32,11 @@ export interface Limits {
   /** Connections served at once; further clients wait in the kernel's accept queue. */
   connectionsMax: number;
   /**
+   * Requests of one connection running at once (pipelined orders, in order; see
+   * src/server/request_handler_stream.ts).
+   */
+  connectionRequestsMax: number;
+  /**
    * A frame must be complete this long after it started (else it is refused and the connection
    * closed); also the limit for a client silent since connecting or not reading its answers.
    */
@@ -287,6 +292,7 @@ export function buildConfig(values: RawOptions, cpuCount: number): ServerConfig 
       childrenPerRequestMax: int(o.childrenPerRequestMax),
       attributesPerElementMax: int(o.attributesPerElementMax),
       connectionsMax: int(o.connectionsMax),
+      connectionRequestsMax: int(o.connectionRequestsMax),
       frameTimeoutMs: int(o.frameTimeoutMs),
       idleTimeoutMs: int(o.idleTimeoutMs),
     },

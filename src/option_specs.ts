@@ -153,6 +153,20 @@ export const OPTION = {
     max: 1_000_000,
     help: "connections served at once per process; the rest wait in the accept queue",
   },
+  connectionRequestsMax: {
+    flag: "connection-requests-max",
+    env: "EXCHANGE_CONNECTION_REQUESTS_MAX",
+    kind: "integer",
+    // Pipelined orders of one connection reach the order engine together and share its batches,
+    // as the orders of as many clients would (src/server/request_handler_stream.ts). 8 covers the
+    // bench's 4 in flight twice over; each running request holds at most its own operations.
+    default: 8,
+    min: 1,
+    max: 1024,
+    help: "requests of one binary connection that run at once: a pipelined request of orders " +
+      "starts once the requests before it have queued theirs, and is never decided before them " +
+      "(other requests still wait for all before them to finish; 1: one request at a time)",
+  },
   frameTimeoutMs: {
     flag: "frame-timeout-ms",
     env: "EXCHANGE_FRAME_TIMEOUT_MS",

@@ -66,6 +66,7 @@ export class Connection {
       connectionId: options.id,
       onRequestStart: () => state.requestStarted(),
       onRequestEnd: () => state.requestEnded(),
+      requestsMax: options.limits.connectionRequestsMax,
     });
     this.#input = this.#decoder.writable.getWriter();
     // The pipeline was canceled from downstream (the answer loop stopped): stop feeding it.

@@ -14,7 +14,7 @@ import { metrics } from "../observability/metrics.ts";
 import type { RequestState } from "./operation_guard.ts";
 import { type EngineObserver, OrderEngine } from "./order_engine.ts";
 import { StatusReader } from "./status_reader.ts";
-import { Transactions } from "./transactions.ts";
+import { type RequestSequence, Transactions } from "./transactions.ts";
 
 export { SERVICE_UNAVAILABLE };
 
@@ -90,12 +90,15 @@ export class ExchangeService {
     this.#transactions = new Transactions(db, this.engine, statuses, log);
   }
 
-  /** All answer elements for `request`, one per operation, in order. */
-  async execute(request: Request): Promise<XmlElement[]> {
+  /**
+   * All answer elements for `request`, one per operation, in order. `sequence`: for a request of
+   * orders running beside the requests before it on its connection ({@link RequestSequence}).
+   */
+  async execute(request: Request, sequence?: RequestSequence): Promise<XmlElement[]> {
     const state: RequestState = { unavailable: false };
     if (request.kind === "create") {
       return await runCreate(this.#db, request.children, state, this.#log);
     }
-    return await this.#transactions.run(request.attributes, request.children, state);
+    return await this.#transactions.run(request.attributes, request.children, state, sequence);
   }
 }

@@ -92,6 +92,29 @@ interface Pending {
   readonly resolve: (answer: EngineAnswer) => void;
   /** When it must be answered by (a `performance.now()` time). */
   readonly deadline: number;
+  /**
+   * The operation its client submitted just before it, while that one is unanswered: this one
+   * is decided after it, in the same batch or in a later one ({@link SubmissionOrder}).
+   */
+  after: Pending | undefined;
+  /** Answered (its batch ended, or it failed): what comes after it may be decided freely. */
+  settled: boolean;
+}
+
+/**
+ * The order in which one client (a connection) submits operations. The engine never decides an
+ * operation before one submitted before it under the same order: the earlier one is in the same
+ * batch, ahead of it (batches decide in arrival order), or in a batch that has already ended.
+ * That is what lets a connection's pipelined requests run at once and still take effect in the
+ * order sent (docs/PROTOCOL.md), whichever books they are on.
+ *
+ * Why it cannot wait forever: what an operation waits for arrived before it; the earliest
+ * operation queued can only wait for one in a running batch, and running batches end (each has
+ * its deadline), after which the engine takes batches again.
+ */
+export class SubmissionOrder {
+  /** The last operation submitted under this order. */
+  last: Pending | undefined;
 }
 
 /**
@@ -169,9 +192,24 @@ export class OrderEngine {
   submit(
     op: BatchOp,
     deadline = performance.now() + this.#db.operationTimeoutMs,
+    order?: SubmissionOrder,
   ): Promise<EngineAnswer> {
     return new Promise((resolve) => {
-      const pending = { op, resolve, deadline };
+      const previous = order?.last;
+      const pending: Pending = {
+        op,
+        resolve: (answer) => {
+          pending.settled = true;
+          pending.after = undefined;
+          resolve(answer);
+        },
+        deadline,
+        after: previous !== undefined && !previous.settled ? previous : undefined,
+        settled: false,
+      };
+      if (order !== undefined) {
+        order.last = pending;
+      }
       this.#arrival.set(pending, this.#arrivals++);
       const queue = this.#queues.get(op.sym);
       if (queue === undefined) {
@@ -298,7 +336,9 @@ export class OrderEngine {
 
   /**
    * The next batch: the queued operations of every book not in a running batch, in arrival
-   * order, at most `batchOperationsMax` (a book's operations beyond that wait, in order).
+   * order, at most `batchOperationsMax` (a book's operations beyond that wait, in order). An
+   * operation whose client's previous one is neither answered nor taken ahead of it here waits,
+   * and so does the rest of its book's queue ({@link SubmissionOrder}).
    */
   #takeBatch(): Pending[] {
     const candidates: Pending[] = [];
@@ -308,7 +348,24 @@ export class OrderEngine {
       }
     }
     candidates.sort((a, b) => this.#arrival.get(a)! - this.#arrival.get(b)!);
-    const batch = candidates.slice(0, this.#options.batchOperationsMax);
+    const batch: Pending[] = [];
+    const taken = new Set<Pending>();
+    const waitingBooks = new Set<string>();
+    for (const item of candidates) {
+      if (batch.length >= this.#options.batchOperationsMax) {
+        break;
+      }
+      if (waitingBooks.has(item.op.sym)) {
+        continue;
+      }
+      const after = item.after;
+      if (after !== undefined && !after.settled && !taken.has(after)) {
+        waitingBooks.add(item.op.sym);
+        continue;
+      }
+      batch.push(item);
+      taken.add(item);
+    }
     for (const item of batch) {
       const queue = this.#queues.get(item.op.sym)!;
       // Each book's operations are taken from the head of its queue, in order.

@@ -36,8 +36,18 @@ import {
 import type { XmlElement } from "../xml/element.ts";
 import type { Attributes, TransactionChild, UnknownElement } from "../xml/request.ts";
 import { echo, failureMessage, guard, type RequestState } from "./operation_guard.ts";
-import type { EngineAnswer, OrderEngine } from "./order_engine.ts";
+import type { EngineAnswer, OrderEngine, SubmissionOrder } from "./order_engine.ts";
 import type { StatusReader } from "./status_reader.ts";
+
+/**
+ * Where a request stands among its connection's requests, when several run at once
+ * (src/server/request_handler_stream.ts): the connection's order for the engine, and whom to
+ * tell once this request will queue no more operations (the next request may then queue its own).
+ */
+export interface RequestSequence {
+  readonly order: SubmissionOrder;
+  readonly released: () => void;
+}
 
 /** Runs the children of `<transactions>` requests. */
 export class Transactions {
@@ -58,11 +68,29 @@ export class Transactions {
     this.#log = log;
   }
 
-  /** The answers of one `<transactions>` request, one per child, in document order. */
+  /**
+   * The answers of one `<transactions>` request, one per child, in document order. `sequence`:
+   * its place among its connection's requests running at once; it is released as soon as the last
+   * child has queued its operation (or needs none), before that operation is answered.
+   */
   async run(
     attributes: Attributes,
     children: ReadonlyArray<TransactionChild | UnknownElement>,
     state: RequestState,
+    sequence?: RequestSequence,
+  ): Promise<XmlElement[]> {
+    try {
+      return await this.#run(attributes, children, state, sequence);
+    } finally {
+      sequence?.released();
+    }
+  }
+
+  async #run(
+    attributes: Attributes,
+    children: ReadonlyArray<TransactionChild | UnknownElement>,
+    state: RequestState,
+    sequence: RequestSequence | undefined,
   ): Promise<XmlElement[]> {
     if (children.length === 0) {
       return [errorAnswer(echo(attributes, ["id"]), EMPTY_TRANSACTIONS)];
@@ -74,29 +102,32 @@ export class Transactions {
     // One shared account check serves every kind of child: the rule is the same for all.
     const accountProblem = await this.#checkAccount(attributes.get("id"), state, deadline);
     const results: XmlElement[] = [];
-    for (const child of children) {
+    for (const [index, child] of children.entries()) {
       const echoed = echoFor(child);
+      let answer: XmlElement | Promise<XmlElement>;
       if (child.kind === "unknown") {
-        results.push(
-          unknownElementAnswer(
-            echoed,
-            child.name,
-            "<transactions> holds <order>, <query> and <cancel>",
-          ),
+        answer = unknownElementAnswer(
+          echoed,
+          child.name,
+          "<transactions> holds <order>, <query> and <cancel>",
         );
       } else if (accountProblem !== undefined) {
-        results.push(errorAnswer(echoed, accountProblem));
+        answer = errorAnswer(echoed, accountProblem);
       } else {
         const accountId = attributes.get("id")!;
-        results.push(
-          await guard(
-            state,
-            echoed,
-            () => this.#transaction(accountId, child, deadline),
-            this.#log,
-          ),
+        answer = guard(
+          state,
+          echoed,
+          () => this.#transaction(accountId, child, deadline, sequence?.order),
+          this.#log,
         );
       }
+      if (index === children.length - 1) {
+        // An order is queued in the engine by the synchronous start of the call above (a cancel
+        // or query is not: requests holding them are never started before the previous one ends).
+        sequence?.released();
+      }
+      results.push(await answer);
     }
     return results;
   }
@@ -125,10 +156,11 @@ export class Transactions {
     accountId: string,
     child: TransactionChild,
     deadline: number,
+    order: SubmissionOrder | undefined,
   ): Promise<XmlElement> {
     const echoed = echoFor(child);
     if (child.kind === "order") {
-      return await this.#order(accountId, child, echoed, deadline);
+      return await this.#order(accountId, child, echoed, deadline, order);
     }
     const orderId = checkOrderId(child.attributes.get("id"));
     if (!orderId.ok) {
@@ -154,7 +186,7 @@ export class Transactions {
       sym,
       accountId,
       orderId: BigInt(orderId.value),
-    }, deadline);
+    }, deadline, order);
     return this.#engineAnswer(answer, echoed, () => {
       throw new AssertionError("a cancel was answered as an opened order");
     });
@@ -170,6 +202,7 @@ export class Transactions {
     child: TransactionChild,
     echoed: Pairs,
     deadline: number,
+    submissionOrder: SubmissionOrder | undefined,
   ): Promise<XmlElement> {
     const sym = checkSymbol(child.attributes.get("sym"));
     if (!sym.ok) {
@@ -215,7 +248,7 @@ export class Transactions {
     if (ref.value !== undefined) {
       op = { ...op, ref: ref.value };
     }
-    const answer = await this.#engine.submit(op, deadline);
+    const answer = await this.#engine.submit(op, deadline, submissionOrder);
     const order = { sym: sym.value, amount: amount.value, limit: limit.value };
     if (answer.kind === "repeat") {
       // The order that holds the reference, as a query of it reads it now (after this batch).
