@@ -12,7 +12,10 @@ async function txn(): Promise<void> {
   try {
     const id = (aid++ % 1000000) + 1;
     if (mode === "1rt9") {
-      const extra = Array.from({ length: 6 }, () => reserved`SELECT abalance FROM pgbench_accounts WHERE aid = ${id}`.execute());
+      const extra = Array.from(
+        { length: 6 },
+        () => reserved`SELECT abalance FROM pgbench_accounts WHERE aid = ${id}`.execute(),
+      );
       await Promise.all([
         reserved`BEGIN`.execute(),
         ...extra,

@@ -181,12 +181,16 @@ export class Transactions {
     if (sym === undefined) {
       return errorAnswer(echoed, UNKNOWN_ORDER);
     }
-    const answer = await this.#engine.submit({
-      kind: "cancel",
-      sym,
-      accountId,
-      orderId: BigInt(orderId.value),
-    }, deadline, order);
+    const answer = await this.#engine.submit(
+      {
+        kind: "cancel",
+        sym,
+        accountId,
+        orderId: BigInt(orderId.value),
+      },
+      deadline,
+      order,
+    );
     return this.#engineAnswer(answer, echoed, () => {
       throw new AssertionError("a cancel was answered as an opened order");
     });
