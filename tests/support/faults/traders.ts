@@ -1,8 +1,8 @@
 /**
- * Closed-loop trading clients over real sockets: each sends one request, waits for its answer
+ * Closed-loop trading clients over real sockets: each sends its requests, waits for their answers
  * (or 15 s), records what it was told in the {@link Ledger}, and sends the next. Half use the
- * binary framing on a persistent connection, half the text framing (one connection per request),
- * so both paths of the server meet the faults. Each client trades its own two accounts on a few
+ * binary framing on a persistent connection, two requests pipelined at a time, half the text
+ * framing (one connection per request), so every path of the server meets the faults. Each client trades its own two accounts on a few
  * shared symbols with limits around 100, so orders cross and fill between clients.
  */
 import { BinaryClient, ClientTimeoutError, sendText } from "../../../src/client/exchange_client.ts";
@@ -22,6 +22,8 @@ const SHARES = "1000000";
 const RECONNECT_PAUSE_MS = 100;
 /** Acknowledged ids kept per account as cancel and query targets. */
 const OWN_IDS_KEPT_MAX = 200;
+/** Requests a binary client sends at once (one per account), then awaits together. */
+const PIPELINED = 2;
 /** Most requests one client sends in a run, whatever the duration. */
 const REQUESTS_PER_CLIENT_MAX = 100_000;
 
@@ -90,38 +92,64 @@ async function runTrader(options: TradersOptions, index: number, binary: boolean
   const ownIds = new Map<string, string[]>(accounts.map((a) => [a, []]));
   let client: BinaryClient | undefined;
   const int = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
-  for (let n = 0; n < REQUESTS_PER_CLIENT_MAX && !options.stopped(); n++) {
-    const account = accounts[n % 2]!;
-    const planned = plan(account, ownIds.get(account)!, options.symbols, ledger, int);
-    const xml = `<transactions id="${account}">${planned.map(toXml).join("")}</transactions>`;
+  for (let n = 0; n < REQUESTS_PER_CLIENT_MAX && !options.stopped(); n += PIPELINED) {
+    // A binary client pipelines its two accounts' requests: the server runs requests of orders
+    // of one connection at once, and the faults must meet that too.
+    const round = Array.from({ length: binary ? PIPELINED : 1 }, (_, i) => {
+      const account = accounts[(n + i) % 2]!;
+      const planned = plan(account, ownIds.get(account)!, options.symbols, ledger, int);
+      const xml = `<transactions id="${account}">${planned.map(toXml).join("")}</transactions>`;
+      return { account, planned, xml };
+    });
     const started = performance.now();
-    let answer: string | undefined;
-    let lost: string | undefined;
+    /** When each request's answer (or failure) came. */
+    const endedAt = round.map(() => started);
+    let settled: Array<PromiseSettledResult<string>>;
     try {
       if (binary && client === undefined) {
         client = await BinaryClient.connect(options.port, HOST, { timeoutMs: ANSWER_TIMEOUT_MS });
       }
-      answer = client === undefined
-        ? await sendText(options.port, xml, HOST, { timeoutMs: ANSWER_TIMEOUT_MS })
-        : await client.request(xml);
-    } catch (error) {
+      const connected = client;
+      settled = await Promise.allSettled(
+        round.map(({ xml }, i) =>
+          (connected === undefined
+            ? sendText(options.port, xml, HOST, { timeoutMs: ANSWER_TIMEOUT_MS })
+            : connected.request(xml)).finally(() => endedAt[i] = performance.now())
+        ),
+      );
+    } catch {
+      // Connecting failed: nothing was sent.
+      client = undefined;
+      ledger.counts.connectFailures++;
+      await new Promise((resolve) => setTimeout(resolve, RECONNECT_PAUSE_MS));
+      continue;
+    }
+    if (settled.some((s) => s.status === "rejected")) {
       client?.close();
       client = undefined;
-      if (neverSent(error)) {
+      if (settled.every((s) => s.status === "rejected" && neverSent(s.reason))) {
         ledger.counts.connectFailures++;
         await new Promise((resolve) => setTimeout(resolve, RECONNECT_PAUSE_MS));
         continue;
       }
-      lost = `${(error as Error).name}: ${(error as Error).message}`;
     }
-    if (answer === "") {
-      lost = "connection closed without an answer";
-    }
-    ledger.request(performance.now() - started, lost);
-    const elements = lost === undefined ? answerElements(answer!, planned.length) : undefined;
-    planned.forEach((op, i) => {
-      const element = elements === undefined ? undefined : elements[i];
-      record(ledger, account, op, element, ownIds.get(account)!);
+    round.forEach(({ account, planned }, i) => {
+      const result = settled[i]!;
+      let lost: string | undefined;
+      if (result.status === "rejected") {
+        const error = result.reason as Error;
+        lost = `${error.name}: ${error.message}`;
+      } else if (result.value === "") {
+        lost = "connection closed without an answer";
+      }
+      ledger.request(endedAt[i]! - started, lost);
+      const elements = lost === undefined
+        ? answerElements((result as PromiseFulfilledResult<string>).value, planned.length)
+        : undefined;
+      planned.forEach((op, j) => {
+        const element = elements === undefined ? undefined : elements[j];
+        record(ledger, account, op, element, ownIds.get(account)!);
+      });
     });
   }
   client?.close();
