@@ -1,14 +1,15 @@
 /**
  * `deno task bench`: starts the exchange server (or targets a running one) and measures, with
  * closed-loop clients, the points of scripts/bench/plan.ts: orders against client count on one
- * book and on several, the target points of issue 10 (each workload in text framing, binary
- * with one request in flight and binary pipelined; one hot book) and orders on shared accounts.
+ * book and on several, the target points (each workload in text framing, binary with one
+ * request in flight and binary pipelined; one hot book) and orders on shared accounts.
  * pgbench (prepared statements, warmed up like the exchange's clients) runs beside them on the
  * same PostgreSQL as the yardstick; the server's /metrics gives each point's mean batch size
  * and /proc its CPU per order. Once per run: the steady point (a minute in slices), the deep
  * book (one buy sweeping many resting sells while another book trades) and memory with many
  * idle connections. PostgreSQL is the embedded cluster or, with `--database-url`, fresh
- * databases on the operator's. Then REPORT.md, results.json and SVG charts. See `--help`.
+ * databases on the operator's. Then REPORT.md (with issue 19's targets checked: see
+ * bench/targets.ts), results.json and SVG charts. See `--help`.
  */
 import {
   type BenchDatabase,

@@ -70,7 +70,7 @@ Deno.test({
     runBench(
       ["--quick", "--points", "clients,targets,shared-accounts,idle,deep-book"],
       async (out, results, report) => {
-        ok(report.includes("## Targets (issue 10)"), "report lists the targets of issue 10");
+        ok(report.includes("## Targets (issue 19)"), "report lists the targets of issue 19");
         for (
           const target of ["One hot book", "Binary pipelined (4 in flight) vs text", "Per point"]
         ) {

@@ -2,8 +2,8 @@
 import { parseArgs } from "node:util";
 
 /**
- * The parts of a run, each chosen by `--points`: the client-count sweep, the targets of issue
- * 10, the shared-accounts point, memory with idle connections, the deep-book sweep and the
+ * The parts of a run, each chosen by `--points`: the client-count sweep, the target points, the
+ * shared-accounts point, memory with idle connections, the deep-book sweep and the
  * minute-long steady point.
  */
 export const POINT_GROUPS = [

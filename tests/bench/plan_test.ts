@@ -19,7 +19,7 @@ function has(steps: PlanStep[], p: PointSpec): boolean {
   return exchangePoints(steps).some((q) => pointKey(q) === pointKey(p));
 }
 
-Deno.test("planRepetition measures every point the targets of issue 10 need", () => {
+Deno.test("planRepetition measures every point the targets of issues 19 and 10 need", () => {
   const steps = planRepetition(defaults, true);
   for (const workload of ["orders", "queries", "mix"] as const) {
     for (const [framing, depth] of [["text", 1], ["binary", 1], ["binary", 4]] as const) {
