@@ -11,7 +11,7 @@ import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { BinaryClient } from "../../src/client/exchange_client.ts";
 import { startTestServer, type TestServer } from "../support/harness.ts";
 import { beginHolding, lockWaiterPids } from "../support/lock_wait.ts";
-import { answerElements, balanceOf, createAccounts, mint } from "./exchange_fixture.ts";
+import { answerElements, balanceOf, createAccounts, mint, transact } from "./exchange_fixture.ts";
 
 /** Polls `condition` until it holds; fails with `what` if it never does (a hang, not a timing). */
 async function waitUntil(what: string, condition: () => Promise<boolean> | boolean) {
@@ -65,6 +65,40 @@ Deno.test("a pipelined order on a free book waits in the engine for the order se
     strictEqual(await balanceOf(server.db.sql, "1"), "0");
     const rows = await server.db.sql`SELECT sym FROM orders ORDER BY id`;
     deepStrictEqual(rows.map((r) => r.sym), ["X"]);
+  } finally {
+    client.close();
+    locker.release();
+    await server.close();
+  }
+});
+
+Deno.test("an order waiting for its connection's earlier one holds up no other client on its book", async () => {
+  const server = await startTestServer();
+  const locker = await server.db.sql.reserve();
+  const client = await BinaryClient.connect(server.port);
+  try {
+    await createAccounts(server.port, { "1": "1000", "2": "1000", "9": "0" });
+    await mint(server.port, "X", { "9": "1" });
+    await mint(server.port, "Y", { "9": "1" });
+    const engine = server.service.engine;
+    await beginHolding(locker);
+    await locker`SELECT sym FROM symbols WHERE sym = 'X' FOR UPDATE`;
+    const first = client.request(buy("X"));
+    await waitUntil(
+      "the first order waits for book X",
+      async () => (await lockWaiters(server)).length === 1,
+    );
+    const second = client.request(buy("Y"));
+    await waitUntil("the second order is queued on Y", () => engine.queued("Y") === 1);
+    // Another client's order on Y, sent after it: served while the second still waits.
+    const other = await transact(server.port, "2", `<order sym="Y" amount="1" limit="100"/>`);
+    deepStrictEqual(other.map((e) => e.name), ["opened"]);
+    strictEqual(engine.queued("Y"), 1, "the second order still waits for the first");
+    strictEqual((await lockWaiters(server)).length, 1, "the first still waits for book X");
+
+    await locker`ROLLBACK`;
+    deepStrictEqual(answerElements(await first).map((e) => e.name), ["opened"]);
+    deepStrictEqual(answerElements(await second).map((e) => e.name), ["opened"]);
   } finally {
     client.close();
     locker.release();
