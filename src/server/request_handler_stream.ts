@@ -27,14 +27,6 @@ export interface RequestHandlerOptions {
   requestsMax?: number;
 }
 
-/** A request's progress, as the requests after it on the connection wait for it. */
-interface Running {
-  /** It will queue no more operations in the order engine (at the latest: it has finished). */
-  readonly released: Promise<void>;
-  /** It and every request before it have finished. */
-  readonly allDone: Promise<void>;
-}
-
 const SETTLED = Promise.resolve();
 
 /**
@@ -116,7 +108,11 @@ export class RequestHandlerStream extends TransformStream<ParsedFrame, Response>
     const order = new SubmissionOrder();
     /** The requests running now (each entry resolves when its request has finished). */
     const running = new Set<Promise<void>>();
-    let last: Running = { released: SETTLED, allDone: SETTLED };
+    /**
+     * Resolves once the last request started will queue no more operations in the order engine
+     * (at the latest once it has finished; a request not started early, only then).
+     */
+    let lastReleased: Promise<void> = SETTLED;
     /** Answers are emitted one after another, in arrival order, through this chain. */
     let answers: Promise<void> = SETTLED;
     const execute = async (
@@ -163,16 +159,23 @@ export class RequestHandlerStream extends TransformStream<ParsedFrame, Response>
             await Promise.race(running);
           }
           const early = requestsMax > 1 && startsEarly(item.request);
-          await (early ? last.released : last.allDone);
-          const released = Promise.withResolvers<void>();
-          const sequence = early ? { order, released: () => released.resolve() } : undefined;
-          answer = execute(item, started, closeAfter, sequence);
-          const done = answer.then(() => {});
-          // At the latest once it has finished; a request not started early, only then.
-          done.then(() => released.resolve());
-          last = { released: released.promise, allDone: Promise.all([last.allDone, done]).then() };
+          if (running.size > 0) {
+            // Every request before this one has finished once those running now have.
+            await (early ? lastReleased : Promise.all(running));
+          }
+          const released = early ? Promise.withResolvers<void>() : undefined;
+          answer = execute(
+            item,
+            started,
+            closeAfter,
+            released && { order, released: () => released.resolve() },
+          );
+          const done = answer.then(() => {
+            running.delete(done);
+            released?.resolve();
+          });
           running.add(done);
-          done.then(() => running.delete(done));
+          lastReleased = released?.promise ?? done;
         }
         answers = answers.then(async () => controller.enqueue(await answer)).catch(() => {
           // The readable side is closed or errored (the connection is gone): nobody reads the

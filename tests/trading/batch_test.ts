@@ -488,12 +488,14 @@ Deno.test("a deep sweep's batch lets go of the other books it took: their orders
 });
 
 Deno.test("a sweep past the rows bound lets the other books' operations go before reading its depth", async () => {
-  // 300 resting one-share sells on X; the bound is 4 rows. The batch that takes the sweep and an
-  // order on Y learns from the sweep's first page that the sweep alone will pass the bound, so
-  // the order on Y can only go to the next batch: it is let go then, not after the other 290
+  // 4,200 resting one-share sells on X; the bound is 4 rows. The batch that takes the sweep and
+  // an order on Y learns from the sweep's first page that the sweep alone will pass the bound, so
+  // the order on Y can only go to the next batch: it is let go then, not after the other 4,190
   // rows are read. The evidence is the rows the engine read: the sweep's depth once in its own
   // batch, plus only the first page of the attempt it was cut from (not its depth twice).
-  const depth = 300;
+  // Deeper than LONG_BATCH_EXECUTIONS (src/db/book_batch.ts): the sweep's apply call is also
+  // built in steps, with the event loop running between them.
+  const depth = 4_200;
   const server = await startTestServer({ service: { batchRowsMax: 4 } });
   const lockerX = await server.db.sql.reserve();
   const lockerZ = await server.db.sql.reserve();
@@ -502,8 +504,8 @@ Deno.test("a sweep past the rows bound lets the other books' operations go befor
     await mint(server.port, "X", { "2": String(depth), "9": "1" });
     await mint(server.port, "Y", { "4": "5" });
     await mint(server.port, "Z", { "9": "1" });
-    for (let placed = 0; placed < depth; placed += 100) {
-      await transact(server.port, "2", ORDER("X", "-1", "10").repeat(100));
+    for (let placed = 0; placed < depth; placed += 600) {
+      await transact(server.port, "2", ORDER("X", "-1", "10").repeat(600));
     }
     const engine = server.service.engine;
     // Both batch slots held by leads waiting for books X and Z, so that the sweep and the order
@@ -534,7 +536,7 @@ Deno.test("a sweep past the rows bound lets the other books' operations go befor
     strictEqual(fills!.n, depth);
     // Read: the sweep's depth in its own batch, the first page of the attempt it was cut from
     // (10 rows), and the small first pages of the leads and of Y's order (an empty side each).
-    // Cut only after reading its depth, the sweep would have read it twice: over 600 rows.
+    // Cut only after reading its depth, the sweep would have read it twice: over 8,400 rows.
     const read = engine.stats.bookRowsRead - readBefore;
     ok(read >= depth && read < depth + 50, `rows read: ${read}`);
   } finally {
