@@ -26,17 +26,7 @@ import {
   snapshot,
   transact,
 } from "./exchange_fixture.ts";
-
-/** Polls `condition` until it holds; fails with `what` if it never does (a hang, not a timing). */
-async function waitUntil(what: string, condition: () => Promise<boolean> | boolean) {
-  for (let i = 0; i < 1_000; i++) {
-    if (await condition()) {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`never happened: ${what}`);
-}
+import { waitUntil } from "../support/wait_until.ts";
 
 /** Backends of the test server's pool waiting for a lock. */
 function lockWaiters(server: TestServer): Promise<number[]> {
@@ -428,6 +418,32 @@ Deno.test("a batch past its rows bound leaves its later operations to the next b
   }
 });
 
+/**
+ * Queues account 1's buy of `shares` on X (the sweep) and account 4's sell on Y so that the next
+ * batch takes them together: both batch slots are first taken by leads of account 9 waiting for
+ * books X and Z, held by `lockerX` and `lockerZ` (released by the caller, X first).
+ */
+async function sweepBesideY(
+  server: TestServer,
+  lockerX: ReservedSql,
+  lockerZ: ReservedSql,
+  shares: string,
+) {
+  const engine = server.service.engine;
+  for (const [locker, sym] of [[lockerX, "X"], [lockerZ, "Z"]] as const) {
+    await beginHolding(locker);
+    await holdBook(locker, sym)();
+  }
+  const leadX = request(server, "9", ORDER("X", "-1", "50"));
+  const leadZ = request(server, "9", ORDER("Z", "-1", "50"));
+  await waitUntil("both leads wait", async () => (await lockWaiters(server)).length === 2);
+  const sweep = request(server, "1", ORDER("X", shares, "10"));
+  await waitUntil("the sweep is queued", () => engine.queued("X") === 1);
+  const onY = request(server, "4", ORDER("Y", "-1", "20"));
+  await waitUntil("the order on Y is queued", () => engine.queued("Y") === 1);
+  return { leadX, leadZ, sweep, onY };
+}
+
 Deno.test("a deep sweep's batch lets go of the other books it took: their orders run beside it", async () => {
   const server = await startTestServer({ service: { batchRowsMax: 4 } });
   const lockerX = await server.db.sql.reserve();
@@ -441,19 +457,8 @@ Deno.test("a deep sweep's batch lets go of the other books it took: their orders
     await transact(server.port, "2", ORDER("X", "-1", "10").repeat(6));
     const engine = server.service.engine;
 
-    // Both batch slots taken by leads waiting for books X and Z: the sweep (6 rows, past the
-    // bound of 4) and an order on Y queue, to be taken together by the next batch.
-    for (const [locker, sym] of [[lockerX, "X"], [lockerZ, "Z"]] as const) {
-      await beginHolding(locker);
-      await holdBook(locker, sym)();
-    }
-    const leadX = request(server, "9", ORDER("X", "-1", "50"));
-    const leadZ = request(server, "9", ORDER("Z", "-1", "50"));
-    await waitUntil("both leads wait", async () => (await lockWaiters(server)).length === 2);
-    const sweep = request(server, "1", ORDER("X", "6", "10"));
-    await waitUntil("the sweep is queued", () => engine.queued("X") === 1);
-    const onY = request(server, "4", ORDER("Y", "-1", "20"));
-    await waitUntil("the order on Y is queued", () => engine.queued("Y") === 1);
+    // The sweep (6 rows, past the bound of 4) and an order on Y, to be taken together.
+    const { leadX, leadZ, sweep, onY } = await sweepBesideY(server, lockerX, lockerZ, "6");
     // Account 1 held from outside: the sweep, once decided, waits in its apply call.
     await beginHolding(accountLocker);
     await accountLocker`SELECT id FROM accounts WHERE id = '1' FOR UPDATE`;
@@ -508,19 +513,12 @@ Deno.test("a sweep past the rows bound lets the other books' operations go befor
       await transact(server.port, "2", ORDER("X", "-1", "10").repeat(600));
     }
     const engine = server.service.engine;
-    // Both batch slots held by leads waiting for books X and Z, so that the sweep and the order
-    // on Y queue and are taken together by the next batch.
-    for (const [locker, sym] of [[lockerX, "X"], [lockerZ, "Z"]] as const) {
-      await beginHolding(locker);
-      await holdBook(locker, sym)();
-    }
-    const leadX = request(server, "9", ORDER("X", "-1", "50"));
-    const leadZ = request(server, "9", ORDER("Z", "-1", "50"));
-    await waitUntil("both leads wait", async () => (await lockWaiters(server)).length === 2);
-    const sweep = request(server, "1", ORDER("X", String(depth), "10"));
-    await waitUntil("the sweep is queued", () => engine.queued("X") === 1);
-    const onY = request(server, "4", ORDER("Y", "-1", "20"));
-    await waitUntil("the order on Y is queued", () => engine.queued("Y") === 1);
+    const { leadX, leadZ, sweep, onY } = await sweepBesideY(
+      server,
+      lockerX,
+      lockerZ,
+      String(depth),
+    );
     const deferredBefore = engine.stats.deferredOperations;
     const readBefore = engine.stats.bookRowsRead;
 

@@ -23,18 +23,9 @@ import {
   sharesOf,
   show,
 } from "./exchange_fixture.ts";
+import { waitUntil } from "../support/wait_until.ts";
 
 const ANY_TIME = { from: 0, to: 4102444800 };
-
-async function waitUntil(what: string, condition: () => Promise<boolean> | boolean) {
-  for (let i = 0; i < 1_000; i++) {
-    if (await condition()) {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 function request(port: number, account: string, inner: string): Promise<Element[]> {
   return sendText(port, `<transactions id="${account}">${inner}</transactions>`)

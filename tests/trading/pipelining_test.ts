@@ -12,17 +12,7 @@ import { BinaryClient } from "../../src/client/exchange_client.ts";
 import { startTestServer, type TestServer } from "../support/harness.ts";
 import { beginHolding, lockWaiterPids } from "../support/lock_wait.ts";
 import { answerElements, balanceOf, createAccounts, mint, transact } from "./exchange_fixture.ts";
-
-/** Polls `condition` until it holds; fails with `what` if it never does (a hang, not a timing). */
-async function waitUntil(what: string, condition: () => Promise<boolean> | boolean) {
-  for (let i = 0; i < 1_000; i++) {
-    if (await condition()) {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`never happened: ${what}`);
-}
+import { waitUntil } from "../support/wait_until.ts";
 
 function lockWaiters(server: TestServer): Promise<number[]> {
   return lockWaiterPids(server.db.sql, "exchange-test");
