@@ -140,3 +140,26 @@ Deno.test("no more requests run at once than requestsMax; with 1, one at a time"
   await one.reading;
   deepStrictEqual(one.answers, ["1", "2"]);
 });
+
+Deno.test("a request still running when the connection's answers are no longer read ends quietly", async () => {
+  const service = new HeldService();
+  const handler = new RequestHandlerStream(service, { requestsMax: 8 });
+  const writer = handler.writable.getWriter();
+  const reader = handler.readable.getReader();
+  // The connection's answer loop waits for the first answer, as it does.
+  const firstAnswer = reader.read();
+  writer.write({ kind: "request", framing: "binary", request: orders("1") });
+  writer.write({ kind: "request", framing: "binary", request: orders("2") });
+  await settle();
+  deepStrictEqual(service.events, ["start 1 (early)", "start 2 (early)"]);
+  // The connection is gone: its answer loop stops reading.
+  await reader.cancel();
+  deepStrictEqual(await firstAnswer, { done: true, value: undefined });
+  // The requests finish; their answers have nowhere to go, and no rejection is left unhandled
+  // (the test runner fails a test that leaves one).
+  service.finish("1");
+  service.finish("2");
+  await settle();
+  deepStrictEqual(service.events.slice(2), ["end 1", "end 2"]);
+  await writer.close().catch(() => {});
+});
