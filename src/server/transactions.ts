@@ -71,26 +71,14 @@ export class Transactions {
   /**
    * The answers of one `<transactions>` request, one per child, in document order. `sequence`:
    * its place among its connection's requests running at once; it is released as soon as the last
-   * child has queued its operation (or needs none), before that operation is answered.
+   * child has queued its operation (or needs none), before that operation is answered. (A request
+   * that ends before, or fails, is released by the handler when it ends.)
    */
   async run(
     attributes: Attributes,
     children: ReadonlyArray<TransactionChild | UnknownElement>,
     state: RequestState,
     sequence?: RequestSequence,
-  ): Promise<XmlElement[]> {
-    try {
-      return await this.#run(attributes, children, state, sequence);
-    } finally {
-      sequence?.released();
-    }
-  }
-
-  async #run(
-    attributes: Attributes,
-    children: ReadonlyArray<TransactionChild | UnknownElement>,
-    state: RequestState,
-    sequence: RequestSequence | undefined,
   ): Promise<XmlElement[]> {
     if (children.length === 0) {
       return [errorAnswer(echo(attributes, ["id"]), EMPTY_TRANSACTIONS)];
