@@ -165,7 +165,7 @@ export function runBookBatch(
     }
     const writes = batchWrites([...read.input.books.keys()], decided);
     options.onDecided?.(writes.lockIds);
-    const parameters = long ? await applyParametersInSteps(writes) : applyParameters(writes);
+    const parameters = await applyParameters(writes, long ? yieldToEventLoop : undefined);
     // Sent before this callback returns: the helper's COMMIT must follow it, never precede it.
     const applied = applyWrites(tx, writes, parameters);
     return {
@@ -283,26 +283,21 @@ function applyColumns(writes: BatchWrites) {
 
 type ApplyParameters = { [K in keyof ReturnType<typeof applyColumns>]: string };
 
-/** The parameters as SQL array literals. */
-function applyParameters(writes: BatchWrites): ApplyParameters {
-  const columns = applyColumns(writes);
-  const built: Partial<ApplyParameters> = {};
-  for (const name of Object.keys(columns) as Array<keyof ApplyParameters>) {
-    built[name] = columns[name]();
-  }
-  return built as ApplyParameters;
-}
-
 /**
- * The same, for a long batch ({@link LONG_BATCH_EXECUTIONS}): one literal at a time, the event
- * loop running between them.
+ * The parameters as SQL array literals, built one after another; `between`, when given, is
+ * awaited after each (a long batch lets the event loop run: {@link LONG_BATCH_EXECUTIONS}).
  */
-async function applyParametersInSteps(writes: BatchWrites): Promise<ApplyParameters> {
+async function applyParameters(
+  writes: BatchWrites,
+  between?: () => Promise<void>,
+): Promise<ApplyParameters> {
   const columns = applyColumns(writes);
   const built: Partial<ApplyParameters> = {};
   for (const name of Object.keys(columns) as Array<keyof ApplyParameters>) {
     built[name] = columns[name]();
-    await yieldToEventLoop();
+    if (between !== undefined) {
+      await between();
+    }
   }
   return built as ApplyParameters;
 }
