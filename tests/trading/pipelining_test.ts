@@ -9,6 +9,7 @@
  */
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { BinaryClient } from "../../src/client/exchange_client.ts";
+import type { ReservedSql } from "../../src/db/database.ts";
 import { startTestServer, type TestServer } from "../support/harness.ts";
 import { beginHolding, lockWaiterPids } from "../support/lock_wait.ts";
 import { answerElements, balanceOf, createAccounts, mint, transact } from "./exchange_fixture.ts";
@@ -21,6 +22,25 @@ function lockWaiters(server: TestServer): Promise<number[]> {
 const buy = (sym: string) =>
   `<transactions id="1"><order sym="${sym}" amount="1" limit="100"/></transactions>`;
 
+/**
+ * Symbols X and Y (account 9 holds one share of each); `locker` holds book X. `client` pipelines
+ * account 1's buy on X, seen waiting for the lock, then its buy on Y, seen queued in the engine.
+ */
+async function buysOnXThenY(server: TestServer, locker: ReservedSql, client: BinaryClient) {
+  await mint(server.port, "X", { "9": "1" });
+  await mint(server.port, "Y", { "9": "1" });
+  await beginHolding(locker);
+  await locker`SELECT sym FROM symbols WHERE sym = 'X' FOR UPDATE`;
+  const first = client.request(buy("X"));
+  await waitUntil(
+    "the first order waits for book X",
+    async () => (await lockWaiters(server)).length === 1,
+  );
+  const second = client.request(buy("Y"));
+  await waitUntil("the second order is queued on Y", () => server.service.engine.queued("Y") === 1);
+  return { first, second };
+}
+
 Deno.test("a pipelined order on a free book waits in the engine for the order sent before it", async () => {
   const server = await startTestServer();
   const locker = await server.db.sql.reserve();
@@ -29,21 +49,10 @@ Deno.test("a pipelined order on a free book waits in the engine for the order se
     // Account 1 can pay for one of the two buys (each reserves 100), so the order in which they
     // take effect decides which one is refused.
     await createAccounts(server.port, { "1": "100", "9": "0" });
-    await mint(server.port, "X", { "9": "1" });
-    await mint(server.port, "Y", { "9": "1" });
     const engine = server.service.engine;
-    await beginHolding(locker);
-    await locker`SELECT sym FROM symbols WHERE sym = 'X' FOR UPDATE`;
-
-    const first = client.request(buy("X"));
-    await waitUntil(
-      "the first order waits for book X",
-      async () => (await lockWaiters(server)).length === 1,
-    );
-    const second = client.request(buy("Y"));
     // The second request runs beside the first (its order reached the engine), and its order,
     // alone on a free book, is not taken while the order before it is undecided.
-    await waitUntil("the second order is queued on Y", () => engine.queued("Y") === 1);
+    const { first, second } = await buysOnXThenY(server, locker, client);
     strictEqual(engine.runningTotal(), 1, "only the first order's batch runs");
     const [stored] = await server.db.sql`SELECT count(*)::int AS n FROM orders`;
     strictEqual(stored!.n, 0, "nothing of the second order is stored");
@@ -68,18 +77,8 @@ Deno.test("an order waiting for its connection's earlier one holds up no other c
   const client = await BinaryClient.connect(server.port);
   try {
     await createAccounts(server.port, { "1": "1000", "2": "1000", "9": "0" });
-    await mint(server.port, "X", { "9": "1" });
-    await mint(server.port, "Y", { "9": "1" });
     const engine = server.service.engine;
-    await beginHolding(locker);
-    await locker`SELECT sym FROM symbols WHERE sym = 'X' FOR UPDATE`;
-    const first = client.request(buy("X"));
-    await waitUntil(
-      "the first order waits for book X",
-      async () => (await lockWaiters(server)).length === 1,
-    );
-    const second = client.request(buy("Y"));
-    await waitUntil("the second order is queued on Y", () => engine.queued("Y") === 1);
+    const { first, second } = await buysOnXThenY(server, locker, client);
     // Another client's order on Y, sent after it: served while the second still waits.
     const other = await transact(server.port, "2", `<order sym="Y" amount="1" limit="100"/>`);
     deepStrictEqual(other.map((e) => e.name), ["opened"]);
